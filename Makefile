@@ -1,0 +1,36 @@
+# tokenledger — the two commands of the quick start are `make demo` and `make test`.
+# Each does all of its own set-up: virtual environment, install, dbt manifest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench lint clean dagster
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || $(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/tokenledger prepare
+
+demo: setup
+	$(BIN)/tokenledger demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/run_pipeline_bench.py
+
+lint: setup
+	$(BIN)/ruff check .
+
+dagster: setup
+	$(BIN)/dagster dev -m orchestration.definitions
+
+clean:
+	rm -rf $(VENV) warehouse target logs dbt_packages .dlt_pipelines
