@@ -1,0 +1,187 @@
+"""The `tokenledger` command: run the pipeline, the demo, the simulator, the summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from tokenledger import paths
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a UTC day (YYYY-MM-DD): {text!r}") from exc
+
+
+def _count_dbt_nodes() -> int:
+    manifest = paths.manifest_path()
+    if not manifest.exists():
+        return 0
+    nodes = json.loads(manifest.read_text())["nodes"]
+    return sum(1 for n in nodes.values() if n["resource_type"] in ("model", "seed", "test"))
+
+
+def cmd_prepare(_: argparse.Namespace) -> int:
+    """Parse the dbt project so Dagster's dbt assets can load (writes target/manifest.json)."""
+    from tokenledger.dbt import prepare_manifest
+
+    path = prepare_manifest()
+    print(f"dbt manifest ready: {path}")
+    return 0
+
+
+def _run_with_progress(start: date | None, end: date | None, db: Path, console: Console):
+    from tokenledger.pipeline import run_pipeline
+    from tokenledger.progress import pipeline_progress
+
+    with pipeline_progress(console, _count_dbt_nodes()) as prog:
+        return run_pipeline(start, end, db, on_rows=prog.on_rows, on_node=prog.on_node)
+
+
+def _print_run_result(result, console: Console) -> None:
+    rows = sum(result.rows.values())
+    console.print(
+        f"landed {rows:,} raw rows in {result.seconds['ingest']:.1f}s, "
+        f"built marts in {result.seconds['transform']:.1f}s "
+        f"(total {result.seconds['total']:.1f}s)"
+    )
+    for warning in result.dbt.warnings if result.dbt else []:
+        console.print(f"[yellow]warning[/yellow] {warning}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the pipeline for the configured providers over [start, end] (UTC days)."""
+    from tokenledger.summary import load_summary, print_summary
+
+    console = Console()
+    if args.start and args.end and args.end < args.start:
+        console.print("[red]--end is before --start[/red]")
+        return 2
+    db = paths.duckdb_path()
+    result = _run_with_progress(args.start, args.end, db, console)
+    _print_run_result(result, console)
+    if not args.quiet:
+        print_summary(load_summary(db), console)
+    console.print(f"warehouse: {db}")
+    return 0
+
+
+def cmd_summary(_: argparse.Namespace) -> int:
+    """Print the spend summary of the warehouse."""
+    from tokenledger.summary import load_summary, print_summary
+
+    print_summary(load_summary(paths.duckdb_path()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the simulator, run the pipeline over its whole history, print the summary."""
+    from simulator.server import serve
+    from simulator.world import World
+    from tokenledger.demo import configure_env_for, reconcile_with_truth
+    from tokenledger.summary import load_summary, print_summary
+
+    console = Console()
+    world = World(seed=args.seed, days=args.days)
+    server = serve(world)
+    try:
+        configure_env_for(server)
+        db = paths.duckdb_path()
+        first, last = world.start, world.start + timedelta(days=world.days - 1)
+        console.print(
+            f"[bold]tokenledger demo[/bold]: simulated organisation (seed {args.seed}), "
+            f"{world.days} days {first} → {last}, providers OpenAI + Anthropic on {server.url}"
+        )
+        result = _run_with_progress(first, last, db, console)
+        _print_run_result(result, console)
+        print_summary(load_summary(db), console)
+        ok, detail = reconcile_with_truth(db, world)
+        mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+        console.print(f"{mark} fact table vs simulator ground truth, per provider and day: {detail}")
+        console.print(f"\nwarehouse: {db}")
+        console.print("query it:  .venv/bin/python -c \"import duckdb; "
+                      f"print(duckdb.connect('{db}').sql('from marts.fct_cost_and_usage limit 5'))\"")
+        console.print("Dagster UI: make dagster   (then open http://127.0.0.1:3000)")
+        return 0 if ok else 1
+    finally:
+        server.shutdown()
+
+
+def cmd_simulate_serve(args: argparse.Namespace) -> int:
+    """Serve the simulated providers on loopback until interrupted."""
+    from simulator.server import run_server
+
+    run_server(
+        seed=args.seed,
+        days=args.days,
+        port=args.port,
+        start=args.start,
+        scale=args.scale,
+        truth_dir=args.truth_dir,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="tokenledger", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the pipeline for the configured providers")
+    p.add_argument("--start", type=_day, help="first UTC day (default: resume incrementally)")
+    p.add_argument("--end", type=_day, help="last UTC day, included (default: today)")
+    p.add_argument("--quiet", action="store_true", help="no summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="simulator → DuckDB → marts → summary")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--days", type=int, default=90)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("summary", help="print where the money went")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")
+    p.set_defaults(func=cmd_prepare)
+
+    sim = sub.add_parser("simulate", help="the provider simulator")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    p = sim_sub.add_parser("serve", help="serve the simulated provider APIs on loopback")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--port", type=int, default=8900)
+    p.add_argument("--start", type=_day, default=None)
+    p.add_argument("--scale", type=int, default=1)
+    p.add_argument("--truth-dir", type=Path, default=None)
+    p.set_defaults(func=cmd_simulate_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `tokenledger` console script."""
+    logging.basicConfig(level=os.environ.get("TOKENLEDGER_LOG_LEVEL", "WARNING"))
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line error for people; the trace with -v later
+        from tokenledger.dbt import DbtBuildError
+
+        if isinstance(exc, DbtBuildError) or os.environ.get("TOKENLEDGER_DEBUG") is None:
+            print(f"tokenledger: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Run the dbt project (seed, build, parse) in-process with dbt's programmatic runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenledger.paths import PROJECT_DIR
+
+
+class DbtBuildError(RuntimeError):
+    """A dbt command failed; the message names every failing node and its error."""
+
+
+@dataclass
+class DbtRunSummary:
+    """What one dbt invocation did: node name → status, and the failures with messages."""
+
+    statuses: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_dbt(
+    args: Sequence[str],
+    *,
+    duckdb_path: Path | None = None,
+    target: str | None = None,
+    target_path: Path | None = None,
+    on_node: Callable[[str, str], None] | None = None,
+    raise_on_failure: bool = True,
+) -> DbtRunSummary:
+    """Invoke `dbt <args>` against the project; report each finished node to `on_node`.
+
+    `duckdb_path` sets TOKENLEDGER_DUCKDB for the profile; `target_path` keeps run artefacts
+    away from the manifest Dagster loads (defaults to a folder beside the warehouse file).
+    """
+    from dbt.cli.main import dbtRunner
+
+    if duckdb_path is not None:
+        os.environ["TOKENLEDGER_DUCKDB"] = str(duckdb_path)
+    cli = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+    ]
+    if target:
+        cli += ["--target", target]
+    if target_path is not None:
+        cli += ["--target-path", str(target_path)]
+        cli += ["--log-path", str(target_path / "logs")]
+
+    summary = DbtRunSummary()
+
+    def _callback(event) -> None:  # dbt EventMsg
+        name = event.info.name
+        if name == "NodeFinished" and on_node is not None:
+            node = event.data.node_info
+            on_node(node.unique_id, node.node_status)
+
+    result = dbtRunner(callbacks=[_callback]).invoke(cli)
+    if result.result is not None and hasattr(result.result, "results"):
+        for res in result.result.results:
+            status = str(res.status)
+            summary.statuses[res.node.unique_id] = status
+            if status in ("error", "fail", "runtime error"):
+                summary.failures.append(f"{res.node.unique_id}: {status}: {res.message}")
+            elif status == "warn":
+                summary.warnings.append(f"{res.node.unique_id}: {res.message}")
+    if raise_on_failure and not result.success:
+        detail = "\n".join(summary.failures) or str(result.exception or "dbt failed")
+        raise DbtBuildError(f"dbt {' '.join(args)} failed:\n{detail}")
+    return summary
+
+
+def prepare_manifest() -> Path:
+    """Write target/manifest.json (`dbt parse`), which Dagster's dbt assets need before loading."""
+    from tokenledger.paths import manifest_path
+
+    run_dbt(["parse", "--quiet"], target_path=PROJECT_DIR / "target")
+    return manifest_path()

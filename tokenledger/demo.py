@@ -1,0 +1,67 @@
+"""Demo wiring: point the provider env vars at a running simulator and score the result."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+SIM_OPENAI_KEY = "sk-admin-sim"
+SIM_ANTHROPIC_KEY = "sk-ant-admin01-sim"
+CENT = Decimal("0.01")
+
+
+def configure_env_for(server) -> None:
+    """Set the provider env vars the SDKs read so the pipeline talks to the simulator."""
+    os.environ["OPENAI_ADMIN_KEY"] = SIM_OPENAI_KEY
+    os.environ["OPENAI_BASE_URL"] = f"{server.url}/v1"
+    os.environ["ANTHROPIC_ADMIN_KEY"] = SIM_ANTHROPIC_KEY
+    os.environ["ANTHROPIC_BASE_URL"] = server.url
+
+
+def fact_cost_by_provider_day(duckdb_path: Path) -> dict[tuple[str, str], Decimal]:
+    """Σ billed_cost in marts.fct_cost_and_usage per (provider slug, UTC day)."""
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select x_provider, charge_period_start::date::varchar, sum(billed_cost)::varchar "
+            "from marts.fct_cost_and_usage group by 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(p, d): Decimal(c) for p, d, c in rows}
+
+
+def truth_cost_by_provider_day(truth_rows) -> dict[tuple[str, str], Decimal]:
+    """Σ ground-truth billed cost per (provider, UTC day) from the simulator's truth rows."""
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in truth_rows:
+        out[(row["provider"], str(row["date"]))] += Decimal(str(row["billed_cost"]))
+    return dict(out)
+
+
+def compare_to_the_cent(
+    fact: dict[tuple[str, str], Decimal], truth: dict[tuple[str, str], Decimal]
+) -> list[str]:
+    """Every (provider, day) whose totals differ by a cent or more, or that one side lacks."""
+    problems = []
+    for key in sorted(set(fact) | set(truth)):
+        f = fact.get(key, Decimal(0)).quantize(CENT)
+        t = truth.get(key, Decimal(0)).quantize(CENT)
+        if f != t:
+            problems.append(f"{key[0]} {key[1]}: fact {f} vs truth {t}")
+    return problems
+
+
+def reconcile_with_truth(duckdb_path: Path, world) -> tuple[bool, str]:
+    """Does the fact table equal the simulator's ground truth per provider and day?"""
+    fact = fact_cost_by_provider_day(duckdb_path)
+    truth = truth_cost_by_provider_day(world.truth_billed_cost())
+    problems = compare_to_the_cent(fact, truth)
+    if problems:
+        return False, f"{len(problems)} provider-days differ, e.g. " + "; ".join(problems[:3])
+    total = sum(truth.values(), Decimal(0))
+    return True, f"{len(truth)} provider-days match to the cent (total ${total:,.2f})"
