@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from tokenledger.paths import manifest_path
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +14,7 @@ def dbt_manifest():
     """The dbt manifest Dagster needs; parsed once per test session (like `tokenledger prepare`)."""
     from tokenledger.dbt import prepare_manifest
 
-    return prepare_manifest() if not manifest_path().exists() else manifest_path()
+    return prepare_manifest()
 
 
 @pytest.fixture()

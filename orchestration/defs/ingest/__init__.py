@@ -1,0 +1,73 @@
+"""Ingestion assets: one dlt multi-asset per provider, one asset per dlt resource (raw table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import dagster as dg
+import dlt
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from ingestion.anthropic import anthropic_source
+from ingestion.openai import openai_source
+from ingestion.pipeline import build_pipeline
+from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
+from orchestration.resources import WarehouseResource
+
+
+class RawTableTranslator(DagsterDltTranslator):
+    """Asset key of a dlt resource = ["raw_<provider>", <resource>], the dbt source's key too."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        provider = data.resource.source_name
+        return spec.replace_attributes(
+            key=dg.AssetKey([f"raw_{provider}", data.resource.name]),
+            deps=[],
+            group_name="ingest",
+            kinds={"dlt", "duckdb", provider},
+        )
+
+
+def _spec_pipeline(provider: str) -> dlt.Pipeline:
+    """A destination-typed pipeline object for the asset specs only; runs build their own."""
+    return dlt.pipeline(
+        pipeline_name=f"tokenledger_{provider}",
+        destination="duckdb",
+        dataset_name=f"raw_{provider}",
+        pipelines_dir=None,
+    )
+
+
+def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinition:
+    """The dlt multi-asset of one provider: each run fetches its partition days + lookback."""
+
+    @dlt_assets(
+        dlt_source=source_factory(),
+        dlt_pipeline=_spec_pipeline(provider),
+        name=f"ingest_{provider}",
+        dagster_dlt_translator=RawTableTranslator(),
+        partitions_def=DAILY,
+        backfill_policy=SINGLE_RUN,
+    )
+    def _assets(
+        context: dg.AssetExecutionContext,
+        dlt: DagsterDltResource,
+        warehouse: WarehouseResource,
+    ) -> Iterable:
+        first, last = days_to_fetch(context)
+        context.log.info(f"fetching {provider} usage and cost for {first} .. {last} (UTC)")
+        yield from dlt.run(
+            context=context,
+            dlt_source=source_factory(start=first, end=last),
+            dlt_pipeline=build_pipeline(provider, warehouse.path()),
+        )
+
+    return _assets
+
+
+openai_raw = provider_assets("openai", openai_source)
+anthropic_raw = provider_assets("anthropic", anthropic_source)
+
+defs = dg.Definitions(assets=[openai_raw, anthropic_raw])

@@ -1,0 +1,224 @@
+"""End to end: simulator (real HTTP) → `tokenledger run` (real dlt, real dbt) → DuckDB marts.
+
+Checks what a user of the pipeline would notice: the fact table equals the provider's truth
+to the cent, re-runs and fault storms leave the warehouse identical, a restated day is
+corrected, bad records are quarantined with a reason, and no key leaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from simulator.server import serve
+from simulator.world import World
+from tokenledger.cli import main
+from tokenledger.demo import (
+    SIM_ANTHROPIC_KEY,
+    SIM_OPENAI_KEY,
+    compare_to_the_cent,
+    fact_cost_by_provider_day,
+    truth_cost_by_provider_day,
+)
+
+SEED, DAYS = 11, 21
+SNAPSHOT_SCHEMAS = ("raw_openai", "raw_anthropic", "marts", "quarantine")
+VOLATILE = {"_dlt_load_id", "_dlt_id", "detected_at", "_loaded_at"}
+
+
+def _post(server, path: str, body: dict) -> None:
+    req = urllib.request.Request(
+        server.url + path,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def _truth(server, provider: str | None = None) -> list[dict]:
+    query = f"?provider={provider}" if provider else ""
+    with urllib.request.urlopen(server.url + "/_sim/truth" + query, timeout=30) as resp:
+        payload = json.loads(resp.read())
+    return payload["rows"] if isinstance(payload, dict) else payload
+
+
+def warehouse_snapshot(db: Path) -> dict[str, str]:
+    """A content hash per table (dlt load ids and audit timestamps left out)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema in "
+            f"({', '.join(repr(s) for s in SNAPSHOT_SCHEMAS)}) and table_name not like '_dlt%'"
+        ).fetchall()
+        out = {}
+        for schema, table in sorted(tables):
+            cols = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if c not in VOLATILE
+            ]
+            col_list = ", ".join(f'"{c}"' for c in cols)
+            rows = con.execute(
+                f'select {col_list} from "{schema}"."{table}" order by all'
+            ).fetchall()
+            out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(seed=SEED, days=DAYS)
+
+
+@pytest.fixture()
+def server(world):
+    srv = serve(world)
+    yield srv
+    srv.shutdown()
+
+
+def _run(world: World, db: Path, monkeypatch, *extra: str) -> int:
+    monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
+    first = world.start
+    last = world.start + timedelta(days=world.days - 1)
+    return main(["run", "--start", str(first), "--end", str(last), "--quiet", *extra])
+
+
+def test_fact_matches_truth_and_rerun_changes_nothing(
+    world, server, provider_env, tmp_path, monkeypatch, capsys
+):
+    provider_env(server)
+    db = tmp_path / "wh.duckdb"
+    assert _run(world, db, monkeypatch) == 0
+
+    problems = compare_to_the_cent(
+        fact_cost_by_provider_day(db), truth_cost_by_provider_day(_truth(server))
+    )
+    assert problems == []
+    fact = fact_cost_by_provider_day(db)
+    assert {p for p, _ in fact} == {"openai", "anthropic"}
+    assert len({d for _, d in fact}) == DAYS
+
+    before = warehouse_snapshot(db)
+    assert any(k.startswith("marts.") for k in before)
+    assert _run(world, db, monkeypatch) == 0
+    assert warehouse_snapshot(db) == before
+
+    printed = capsys.readouterr()
+    for secret in (SIM_OPENAI_KEY, SIM_ANTHROPIC_KEY):
+        assert secret not in printed.out + printed.err
+
+
+def test_fault_storm_lands_identical_warehouse(world, provider_env, tmp_path, monkeypatch):
+    clean_srv = serve(world)
+    try:
+        provider_env(clean_srv)
+        clean_db = tmp_path / "clean.duckdb"
+        assert _run(world, clean_db, monkeypatch) == 0
+    finally:
+        clean_srv.shutdown()
+
+    stormy = serve(world)
+    try:
+        provider_env(stormy)
+        _post(
+            stormy,
+            "/_sim/faults",
+            {"rate_limit_every": 3, "retry_after": 1, "server_error_every": 4, "slow_ms": 50},
+        )
+        stormy_db = tmp_path / "stormy.duckdb"
+        assert _run(world, stormy_db, monkeypatch) == 0
+    finally:
+        stormy.shutdown()
+    assert warehouse_snapshot(stormy_db) == warehouse_snapshot(clean_db)
+
+
+def test_restated_day_is_corrected_by_next_run(world, server, provider_env, tmp_path, monkeypatch):
+    provider_env(server)
+    db = tmp_path / "wh.duckdb"
+    assert _run(world, db, monkeypatch) == 0
+    day = str(world.start + timedelta(days=DAYS - 3))
+    before = fact_cost_by_provider_day(db)
+
+    for provider in ("openai", "anthropic"):
+        _post(server, "/_sim/restate", {"provider": provider, "date": day, "factor": 1.25})
+    assert _run(world, db, monkeypatch) == 0
+
+    after = fact_cost_by_provider_day(db)
+    assert compare_to_the_cent(after, truth_cost_by_provider_day(_truth(server))) == []
+    for provider in ("openai", "anthropic"):
+        assert after[(provider, day)] > before[(provider, day)]
+    untouched = str(world.start)
+    assert after[("openai", untouched)] == before[("openai", untouched)]
+
+
+def test_bad_records_are_quarantined_or_surfaced_never_lost(
+    world, server, provider_env, tmp_path, monkeypatch
+):
+    provider_env(server)
+    day = str(world.start + timedelta(days=2))
+    for provider in ("openai", "anthropic"):
+        _post(server, "/_sim/inject", {"kind": "missing_field", "provider": provider, "date": day})
+        _post(
+            server,
+            "/_sim/inject",
+            {"kind": "unknown_token_type", "provider": provider, "date": day},
+        )
+    db = tmp_path / "wh.duckdb"
+    assert _run(world, db, monkeypatch) == 0
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        quarantined = con.execute(
+            "select provider, reason from quarantine.quarantined_cost_rows"
+        ).fetchall()
+        unknown = con.execute(
+            "select x_provider, sum(billed_cost) from marts.fct_cost_and_usage "
+            "where x_token_type = 'unknown' group by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert {p for p, _ in quarantined} == {"openai", "anthropic"}
+    assert all("amount" in reason for _, reason in quarantined)
+    assert {p for p, c in unknown if c > 0} == {"openai", "anthropic"}
+    # the unknown-token-type cost still counts: the fact still equals the truth to the cent
+    assert (
+        compare_to_the_cent(
+            fact_cost_by_provider_day(db), truth_cost_by_provider_day(_truth(server))
+        )
+        == []
+    )
+
+
+def test_no_table_holds_a_key(world, server, provider_env, tmp_path, monkeypatch):
+    provider_env(server)
+    db = tmp_path / "wh.duckdb"
+    assert _run(world, db, monkeypatch) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        text_cols = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type in ('VARCHAR', 'JSON')"
+        ).fetchall()
+        for schema, table, col in text_cols:
+            hits = con.execute(
+                f'select count(*) from "{schema}"."{table}" where "{col}" like ? or "{col}" like ?',
+                [f"%{SIM_OPENAI_KEY}%", f"%{SIM_ANTHROPIC_KEY}%"],
+            ).fetchone()[0]
+            assert hits == 0, f"{schema}.{table}.{col} holds an admin key"
+    finally:
+        con.close()
