@@ -1,0 +1,122 @@
+{#-
+    Cross-engine SQL. Every expression that differs between DuckDB and PostgreSQL goes through
+    adapter.dispatch so that the same models run on both (and a new engine is one macro away).
+    All timestamps produced here are naive UTC `timestamp`s.
+-#}
+
+{#- Unix seconds (integer) -> UTC timestamp. -#}
+{% macro unix_to_timestamp(column) -%}
+    {{ return(adapter.dispatch('unix_to_timestamp', 'tokenledger')(column)) }}
+{%- endmacro %}
+
+{% macro default__unix_to_timestamp(column) -%}
+    (to_timestamp(cast({{ column }} as bigint)) at time zone 'UTC')
+{%- endmacro %}
+
+{% macro duckdb__unix_to_timestamp(column) -%}
+    make_timestamp(cast({{ column }} as bigint) * 1000000)
+{%- endmacro %}
+
+
+{#- RFC 3339 text (offset honoured) -> UTC timestamp; null when unparseable. -#}
+{% macro rfc3339_to_timestamp(column) -%}
+    {{ return(adapter.dispatch('rfc3339_to_timestamp', 'tokenledger')(column)) }}
+{%- endmacro %}
+
+{% macro default__rfc3339_to_timestamp(column) -%}
+    case
+        when trim(cast({{ column }} as text))
+            ~ '^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?$'
+            then (cast(trim(cast({{ column }} as text)) as timestamptz) at time zone 'UTC')
+    end
+{%- endmacro %}
+
+{% macro duckdb__rfc3339_to_timestamp(column) -%}
+    cast(
+        (try_cast(trim(cast({{ column }} as varchar)) as timestamptz) at time zone 'UTC')
+        as timestamp
+    )
+{%- endmacro %}
+
+
+{#- Text (or number) -> exact decimal; null when it is not a plain decimal number. -#}
+{% macro safe_cast_decimal(column, precision=38, scale=9) -%}
+    {{ return(adapter.dispatch('safe_cast_decimal', 'tokenledger')(column, precision, scale)) }}
+{%- endmacro %}
+
+{% macro default__safe_cast_decimal(column, precision, scale) -%}
+    case
+        when trim(cast({{ column }} as text))
+            ~ '^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$'
+            then cast(trim(cast({{ column }} as text)) as numeric({{ precision }}, {{ scale }}))
+    end
+{%- endmacro %}
+
+{% macro duckdb__safe_cast_decimal(column, precision, scale) -%}
+    try_cast(trim(cast({{ column }} as varchar)) as decimal({{ precision }}, {{ scale }}))
+{%- endmacro %}
+
+
+{#- Hex digest of a text expression (surrogate keys). -#}
+{% macro hash_text(expression) -%}
+    {{ return(adapter.dispatch('hash_text', 'tokenledger')(expression)) }}
+{%- endmacro %}
+
+{% macro default__hash_text(expression) -%}
+    md5(cast({{ expression }} as {{ dbt.type_string() }}))
+{%- endmacro %}
+
+
+{#- The text before / after the LAST occurrence of `separator` (portable: reverse + strpos).
+    No separator: `before` is null and `after` is the whole value. -#}
+{% macro split_on_last(column, separator, part) -%}
+    {{ return(adapter.dispatch('split_on_last', 'tokenledger')(column, separator, part)) }}
+{%- endmacro %}
+
+{% macro default__split_on_last(column, separator, part) -%}
+    {%- set rev_sep = separator[::-1] -%}
+    {%- set n = separator | length -%}
+    {%- if part == 'before' -%}
+    case
+        when strpos({{ column }}, '{{ separator }}') > 0
+            then left(
+                {{ column }},
+                length({{ column }}) - strpos(reverse({{ column }}), '{{ rev_sep }}') - {{ n - 1 }}
+            )
+    end
+    {%- else -%}
+    case
+        when strpos({{ column }}, '{{ separator }}') > 0
+            then right({{ column }}, strpos(reverse({{ column }}), '{{ rev_sep }}') - 1)
+        else {{ column }}
+    end
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The first day of the month / the next day, as timestamps (billing and charge periods). -#}
+{% macro month_start(ts) -%}
+    cast(date_trunc('month', {{ ts }}) as timestamp)
+{%- endmacro %}
+
+{% macro add_days(ts, n) -%}
+    {{ return(adapter.dispatch('add_days', 'tokenledger')(ts, n)) }}
+{%- endmacro %}
+
+{% macro default__add_days(ts, n) -%}
+    cast({{ ts }} + interval '{{ n }} day' as timestamp)
+{%- endmacro %}
+
+{% macro add_months(ts, n) -%}
+    {{ return(adapter.dispatch('add_months', 'tokenledger')(ts, n)) }}
+{%- endmacro %}
+
+{% macro default__add_months(ts, n) -%}
+    cast({{ ts }} + interval '{{ n }} month' as timestamp)
+{%- endmacro %}
+
+
+{#- The moment this dbt invocation started, as a UTC timestamp literal (stable within a run). -#}
+{% macro run_started_at_utc() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
+{%- endmacro %}

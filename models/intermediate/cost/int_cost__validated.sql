@@ -1,0 +1,115 @@
+{{ config(materialized='view') }}
+{#-
+    Every billed cost row of every provider, one row per raw cost row, in one shape, with the
+    reason it cannot be costed (null when it can). The fact reads the valid rows, the
+    quarantine table the others: nothing is dropped silently.
+-#}
+
+with
+
+openai_costs as (
+
+    select * from {{ ref('stg_openai__costs') }}
+
+),
+
+anthropic_costs as (
+
+    select * from {{ ref('stg_anthropic__costs') }}
+
+),
+
+currency_codes as (
+
+    select * from {{ ref('currency_codes') }}
+
+),
+
+unioned as (
+
+    select
+        'openai' as provider,
+        'raw_openai.costs' as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        api_key_id,
+        model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        line_item as charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at
+    from openai_costs
+
+    union all
+
+    select
+        'anthropic' as provider,
+        'raw_anthropic.cost_report' as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        cast(null as varchar) as api_key_id,
+        model,
+        service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        description as charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        -- the cost report has no quantity: it comes from usage in int_cost__unioned
+        cast(null as {{ money_type() }}) as consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at
+    from anthropic_costs
+
+),
+
+final as (
+
+    select
+        unioned.provider,
+        unioned.source_table,
+        unioned.cost_row_key,
+        unioned.billing_account_id,
+        unioned.sub_account_id,
+        unioned.api_key_id,
+        unioned.model,
+        unioned.service_tier,
+        unioned.source_token_type,
+        unioned.token_type,
+        unioned.consumed_unit,
+        unioned.charge_description,
+        unioned.billing_currency,
+        unioned.currency_text,
+        unioned.amount_text,
+        unioned.consumed_quantity,
+        unioned.billed_cost,
+        unioned.bucket_start_text,
+        unioned.bucket_start_at,
+        cast(unioned.bucket_start_at as date) as charge_date,
+        case
+            when unioned.amount_text is null then 'null_amount'
+            when unioned.billed_cost is null then 'unparseable_amount'
+            when currency_codes.currency_code is null then 'unknown_currency'
+            when unioned.bucket_start_text is null then 'null_bucket_time'
+            when unioned.bucket_start_at is null then 'unparseable_bucket_time'
+        end as quarantine_reason
+    from unioned
+    left join currency_codes
+        on unioned.billing_currency = currency_codes.currency_code
+
+)
+
+select * from final

@@ -1,0 +1,54 @@
+{{ config(severity='error') }}
+{#-
+    Every (provider, UTC day) with a raw cost row that can be costed is present in the fact.
+    A day whose every row is quarantined is the only day allowed to be absent (it is visible
+    in quarantine.quarantined_cost_rows instead). Returns the missing provider-days.
+-#}
+
+with
+
+quarantined as (
+
+    select provider, cost_row_key from {{ ref('quarantined_cost_rows') }}
+
+),
+
+raw_days as (
+
+    select distinct
+        'openai' as provider,
+        cast({{ unix_to_timestamp('costs.start_time') }} as date) as charge_date
+    from {{ source('raw_openai', 'costs') }} as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'openai' and quarantined.cost_row_key = costs._row_key
+    )
+
+    union
+
+    select distinct
+        'anthropic' as provider,
+        cast({{ rfc3339_to_timestamp('costs.starting_at') }} as date) as charge_date
+    from {{ source('raw_anthropic', 'cost_report') }} as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'anthropic' and quarantined.cost_row_key = costs._row_key
+    )
+
+),
+
+fact_days as (
+
+    select distinct
+        x_provider as provider,
+        cast(charge_period_start as date) as charge_date
+    from {{ ref('fct_cost_and_usage') }}
+
+)
+
+select raw_days.*
+from raw_days
+left join fact_days
+    on raw_days.provider = fact_days.provider
+    and raw_days.charge_date = fact_days.charge_date
+where fact_days.provider is null

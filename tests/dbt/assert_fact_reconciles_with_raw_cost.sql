@@ -1,0 +1,85 @@
+{{ config(severity='error') }}
+{#-
+    Reconciliation that fails the build: Σ billed_cost in the fact per provider and UTC day
+    equals Σ of the raw cost rows that can be costed (raw rows minus quarantined rows), to the
+    cent. Read straight from the raw sources, not through staging, so a lost, duplicated or
+    altered row anywhere downstream shows here. Returns the provider-days that differ.
+-#}
+
+with
+
+quarantined as (
+
+    select provider, cost_row_key from {{ ref('quarantined_cost_rows') }}
+
+),
+
+raw_openai as (
+
+    select
+        'openai' as provider,
+        cast({{ unix_to_timestamp('costs.start_time') }} as date) as charge_date,
+        {{ safe_cast_decimal('costs.amount__value') }} as billed_cost
+    from {{ source('raw_openai', 'costs') }} as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'openai' and quarantined.cost_row_key = costs._row_key
+    )
+
+),
+
+raw_anthropic as (
+
+    select
+        'anthropic' as provider,
+        cast({{ rfc3339_to_timestamp('costs.starting_at') }} as date) as charge_date,
+        {{ cents_to_dollars(safe_cast_decimal('costs.amount')) }} as billed_cost
+    from {{ source('raw_anthropic', 'cost_report') }} as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'anthropic' and quarantined.cost_row_key = costs._row_key
+    )
+
+),
+
+raw_daily as (
+
+    select provider, charge_date, sum(billed_cost) as raw_billed_cost
+    from (
+        select * from raw_openai
+        union all
+        select * from raw_anthropic
+    ) as raw_rows
+    group by provider, charge_date
+
+),
+
+fact_daily as (
+
+    select
+        x_provider as provider,
+        cast(charge_period_start as date) as charge_date,
+        sum(billed_cost) as fact_billed_cost
+    from {{ ref('fct_cost_and_usage') }}
+    group by x_provider, cast(charge_period_start as date)
+
+),
+
+final as (
+
+    select
+        coalesce(raw_daily.provider, fact_daily.provider) as provider,
+        coalesce(raw_daily.charge_date, fact_daily.charge_date) as charge_date,
+        raw_daily.raw_billed_cost,
+        fact_daily.fact_billed_cost,
+        coalesce(fact_daily.fact_billed_cost, 0)
+        - coalesce(raw_daily.raw_billed_cost, 0) as difference
+    from raw_daily
+    full outer join fact_daily
+        on raw_daily.provider = fact_daily.provider
+        and raw_daily.charge_date = fact_daily.charge_date
+
+)
+
+select * from final
+where abs(difference) >= 0.005

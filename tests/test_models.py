@@ -1,0 +1,361 @@
+"""The dbt project against hand-made raw tables (docs/contracts.md): totals, quarantine, and
+reconciliation tests that fail when the fact and the raw cost disagree.
+
+Each scenario builds a fresh DuckDB file with the raw tables dlt would land, runs
+`dbt build` in-process and reads the marts back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+DAY1 = dt.date(2026, 1, 5)
+DAY2 = dt.date(2026, 1, 6)
+OPENAI_ORG = "org-fixture"
+ANTHROPIC_ORG = "anthropic-org-fixture"
+
+
+def _unix(day: dt.date, plus_days: int = 0) -> int:
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return int((start + dt.timedelta(days=plus_days)).timestamp())
+
+
+def _rfc3339(day: dt.date, plus_days: int = 0) -> str:
+    return f"{(day + dt.timedelta(days=plus_days)).isoformat()}T00:00:00Z"
+
+
+# --- raw fixture -------------------------------------------------------------------------------
+# OpenAI costs: (row key, day, amount text, currency, line_item, project, api key, qty, unit)
+OPENAI_COSTS = [
+    ("oc1", DAY1, "0.42", "usd", "gpt-4o-2024-08-06, input", "proj_a", "key_1", 168000, "tokens"),
+    ("oc2", DAY1, "0.08", "usd", "gpt-4o-2024-08-06, input", "proj_a", "key_1", 32000, "tokens"),
+    ("oc3", DAY1, "1.250000000", "usd", "gpt-4o-2024-08-06, output", "proj_a", "key_1", 125000,
+     "tokens"),
+    # served as a JSON string with padding: still a valid amount
+    ("oc4", DAY1, " 12.50", "usd", "gpt-4o-mini, cached input", "proj_b", "key_2", 2000,
+     "1000_tokens"),
+    ("oc5", DAY1, None, "usd", "gpt-4o-2024-08-06, input", "proj_a", "key_3", 1, "tokens"),
+    # a kind the seed does not know: kept as token type `unknown`
+    ("oc6", DAY2, "0.000000123", "usd", "gpt-4o-2024-08-06, reasoning", "proj_a", None, 7,
+     "tokens"),
+    ("oc7", DAY2, "abc", "usd", "gpt-4o-2024-08-06, output", "proj_a", "key_1", 1, "tokens"),
+    ("oc8", DAY2, "3.3", "xyz", "gpt-4o-2024-08-06, output", "proj_a", "key_1", 1, "tokens"),
+    ("oc9", DAY2, "0.5", "usd", "web search tool calls", "proj_b", None, 50, None),
+]
+# Anthropic cost report: (row key, day or None, amount cents, workspace, description,
+#   cost_type, model, tier, token_type, context window)
+SONNET = "claude-sonnet-4-20250514"
+ANTHROPIC_COSTS = [
+    ("ac1", DAY1, "123.78912", "wrkspc_1", "Claude Sonnet 4 Usage - Input Tokens", "tokens",
+     SONNET, "standard", "uncached_input_tokens", "0-200k"),
+    ("ac2", DAY1, "10.5", "wrkspc_1", "Claude Sonnet 4 Usage - Input Tokens (long context)",
+     "tokens", SONNET, "standard", "uncached_input_tokens", "200k-1M"),
+    # default workspace: workspace_id is null
+    ("ac3", DAY1, "50", None, "Claude Sonnet 4 Usage - Output Tokens", "tokens", SONNET,
+     "standard", "output_tokens", "0-200k"),
+    ("ac4", DAY1, "1000", "wrkspc_1", "Web Search Usage", "web_search", None, None, None, None),
+    ("ac5", DAY2, "7", "wrkspc_1", "Claude Sonnet 4 Usage - Cache Write (2h)", "tokens", SONNET,
+     "standard", "cache_creation.ephemeral_2h_input_tokens", "0-200k"),
+    ("ac6", None, "9", "wrkspc_1", "Claude Sonnet 4 Usage - Output Tokens", "tokens", SONNET,
+     "standard", "output_tokens", "0-200k"),
+    ("ac7", DAY2, None, "wrkspc_1", "Claude Sonnet 4 Usage - Output Tokens", "tokens", SONNET,
+     "batch", "output_tokens", "0-200k"),
+]
+# Anthropic usage: (row key, day, workspace, model, tier, context window,
+#   uncached, cache read, 5m write, 1h write, output, web search requests)
+ANTHROPIC_USAGE = [
+    ("au1", DAY1, "wrkspc_1", SONNET, "standard", "0-200k", 1000, 200, 0, 0, 300, 4),
+    ("au2", DAY1, "wrkspc_1", SONNET, "standard", "200k-1M", 500, 0, 0, 0, 0, 1),
+    ("au3", DAY1, None, SONNET, "standard", "0-200k", 0, 0, 0, 0, 700, 0),
+]
+
+EXPECTED_BILLED = {
+    ("openai", DAY1): Decimal("14.25"),
+    ("openai", DAY2): Decimal("0.500000123"),
+    ("anthropic", DAY1): Decimal("11.8428912"),
+    ("anthropic", DAY2): Decimal("0.07"),
+}
+EXPECTED_QUARANTINE = {
+    ("openai", "oc5", "null_amount"),
+    ("openai", "oc7", "unparseable_amount"),
+    ("openai", "oc8", "unknown_currency"),
+    ("anthropic", "ac6", "null_bucket_time"),
+    ("anthropic", "ac7", "null_amount"),
+}
+
+
+def raw_fixture_statements() -> list[tuple[str, list[tuple]]]:
+    """DDL and inserts of the raw tables (portable SQL: DuckDB and PostgreSQL)."""
+    stmts: list[tuple[str, list[tuple]]] = [
+        ("create schema if not exists raw_openai", []),
+        ("create schema if not exists raw_anthropic", []),
+        (
+            "create table raw_openai.costs (_row_key varchar, _bucket_date date, "
+            "_billing_account_id varchar, start_time bigint, end_time bigint, "
+            "amount__value varchar, amount__currency varchar, line_item varchar, "
+            "project_id varchar, api_key_id varchar, quantity double precision, "
+            "quantity_unit varchar)",
+            [],
+        ),
+        (
+            "create table raw_openai.usage_completions (_row_key varchar, _bucket_date date, "
+            "_billing_account_id varchar, start_time bigint, end_time bigint, "
+            "project_id varchar, user_id varchar, api_key_id varchar, model varchar, "
+            "batch boolean, service_tier varchar, input_tokens bigint, output_tokens bigint, "
+            "input_cached_tokens bigint, input_audio_tokens bigint, output_audio_tokens bigint, "
+            "num_model_requests bigint)",
+            [],
+        ),
+        (
+            "create table raw_openai.usage_embeddings (_row_key varchar, _bucket_date date, "
+            "_billing_account_id varchar, start_time bigint, end_time bigint, "
+            "project_id varchar, user_id varchar, api_key_id varchar, model varchar, "
+            "input_tokens bigint, num_model_requests bigint)",
+            [],
+        ),
+        (
+            "create table raw_anthropic.cost_report (_row_key varchar, _bucket_date date, "
+            "_billing_account_id varchar, starting_at varchar, ending_at varchar, "
+            "amount varchar, currency varchar, workspace_id varchar, description varchar, "
+            "cost_type varchar, model varchar, service_tier varchar, token_type varchar, "
+            "context_window varchar)",
+            [],
+        ),
+        (
+            "create table raw_anthropic.usage_messages (_row_key varchar, _bucket_date date, "
+            "_billing_account_id varchar, starting_at varchar, ending_at varchar, "
+            "uncached_input_tokens bigint, cache_read_input_tokens bigint, "
+            "cache_creation__ephemeral_5m_input_tokens bigint, "
+            "cache_creation__ephemeral_1h_input_tokens bigint, output_tokens bigint, "
+            "server_tool_use__web_search_requests bigint, api_key_id varchar, "
+            "workspace_id varchar, model varchar, service_tier varchar, context_window varchar)",
+            [],
+        ),
+    ]
+    stmts.append((
+        "insert into raw_openai.costs values (%s)" % ", ".join(["?"] * 12),
+        [
+            (key, day, OPENAI_ORG, _unix(day), _unix(day, 1), amount, cur, item, proj, api_key,
+             qty, unit)
+            for key, day, amount, cur, item, proj, api_key, qty, unit in OPENAI_COSTS
+        ],
+    ))
+    stmts.append((
+        "insert into raw_openai.usage_completions values (%s)" % ", ".join(["?"] * 17),
+        [
+            ("uc1", DAY1, OPENAI_ORG, _unix(DAY1), _unix(DAY1, 1), "proj_a", None, "key_1",
+             "gpt-4o-2024-08-06", False, "default", 200000, 125000, 40000, 0, 0, 12),
+            ("uc2", DAY1, OPENAI_ORG, _unix(DAY1), _unix(DAY1, 1), "proj_b", None, "key_2",
+             "gpt-4o-mini", True, "default", 2000000, 0, None, None, None, 3),
+        ],
+    ))
+    stmts.append((
+        "insert into raw_openai.usage_embeddings values (%s)" % ", ".join(["?"] * 11),
+        [("ue1", DAY1, OPENAI_ORG, _unix(DAY1), _unix(DAY1, 1), "proj_a", None, "key_1",
+          "text-embedding-3-small", 5000, 2)],
+    ))
+    stmts.append((
+        "insert into raw_anthropic.cost_report values (%s)" % ", ".join(["?"] * 14),
+        [
+            (key, day or DAY2, ANTHROPIC_ORG, _rfc3339(day) if day else None,
+             _rfc3339(day, 1) if day else None, amount, "USD", ws, desc, ctype, model, tier,
+             ttype, ctx)
+            for key, day, amount, ws, desc, ctype, model, tier, ttype, ctx in ANTHROPIC_COSTS
+        ],
+    ))
+    stmts.append((
+        "insert into raw_anthropic.usage_messages values (%s)" % ", ".join(["?"] * 16),
+        [
+            (key, day, ANTHROPIC_ORG, _rfc3339(day), _rfc3339(day, 1), unc, read, w5, w1, out,
+             web, None, ws, model, tier, ctx)
+            for key, day, ws, model, tier, ctx, unc, read, w5, w1, out, web in ANTHROPIC_USAGE
+        ],
+    ))
+    return stmts
+
+
+def create_raw_duckdb(path: Path) -> None:
+    """A DuckDB file holding the raw tables of the fixture, as dlt would land them."""
+    con = duckdb.connect(str(path))
+    try:
+        for sql, rows in raw_fixture_statements():
+            if rows:
+                con.executemany(sql, rows)
+            else:
+                con.execute(sql)
+    finally:
+        con.close()
+
+
+def run_dbt(args: list[str], target_dir: Path) -> tuple[bool, dict[str, str]]:
+    """`dbt <args>` in-process against the project; (success, node unique_id → status)."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke([
+        *args,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(target_dir / "target"),
+        "--log-path", str(target_dir / "logs"),
+        "--quiet",
+    ])
+    statuses: dict[str, str] = {}
+    if result.result is not None and hasattr(result.result, "results"):
+        statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
+    return bool(result.success), statuses
+
+
+def _by_suffix(statuses: dict[str, str], name: str) -> str:
+    matches = [status for uid, status in statuses.items() if uid.split(".")[2] == name
+               or uid.endswith("." + name)]
+    assert matches, f"no dbt node named {name} in {sorted(statuses)}"
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory):
+    """The fixture's raw tables, `dbt seed` + `dbt build` run over them; the DuckDB path."""
+    tmp = tmp_path_factory.mktemp("dbt_models")
+    db = tmp / "warehouse.duckdb"
+    create_raw_duckdb(db)
+    old = os.environ.get("TOKENLEDGER_DUCKDB")
+    os.environ["TOKENLEDGER_DUCKDB"] = str(db)
+    try:
+        ok, _ = run_dbt(["seed"], tmp)
+        assert ok, "dbt seed failed"
+        ok, statuses = run_dbt(["build"], tmp)
+        failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+        assert ok and not failed, f"dbt build failed: {failed}"
+        yield db, tmp, statuses
+    finally:
+        if old is None:
+            os.environ.pop("TOKENLEDGER_DUCKDB", None)
+        else:
+            os.environ["TOKENLEDGER_DUCKDB"] = old
+
+
+def _query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_fact_billed_cost_per_provider_and_day_matches_raw(built_warehouse):
+    db, _, _ = built_warehouse
+    rows = _query(
+        db,
+        "select x_provider, cast(charge_period_start as date), sum(billed_cost) "
+        "from marts.fct_cost_and_usage group by 1, 2",
+    )
+    assert {(p, d): Decimal(c) for p, d, c in rows} == EXPECTED_BILLED
+
+
+def test_uncostable_rows_are_quarantined_with_their_reason(built_warehouse):
+    db, _, _ = built_warehouse
+    rows = _query(db, "select provider, cost_row_key, reason from quarantine.quarantined_cost_rows")
+    assert set(rows) == EXPECTED_QUARANTINE
+    raw_amounts = dict(_query(
+        db, "select cost_row_key, raw_amount from quarantine.quarantined_cost_rows"
+    ))
+    assert raw_amounts["oc7"] == "abc"
+
+
+def test_fact_grain_token_types_and_quantities(built_warehouse):
+    db, _, _ = built_warehouse
+    fact = {
+        (r[0], r[1], r[2], r[3]): r[4:]
+        for r in _query(
+            db,
+            "select x_provider, coalesce(sub_account_id, '-'), coalesce(x_model, '-'), "
+            "x_token_type, billed_cost, consumed_quantity, consumed_unit, x_source_row_count, "
+            "billing_currency, provider_name, service_name, charge_period_end - "
+            "charge_period_start from marts.fct_cost_and_usage",
+        )
+    }
+    # two raw lines of the same grain are summed, and counted
+    gpt_in = fact[("openai", "proj_a", "gpt-4o-2024-08-06", "input")]
+    assert gpt_in[:5] == (Decimal("0.5"), Decimal(200000), "Tokens", 2, "USD")
+    assert gpt_in[5:7] == ("OpenAI", "OpenAI API")
+    assert gpt_in[7] == dt.timedelta(days=1)
+    # 1000_tokens normalised to tokens
+    assert fact[("openai", "proj_b", "gpt-4o-mini", "cached_input")][1] == Decimal(2_000_000)
+    # unmapped label kept, as `unknown`, with its cost
+    assert fact[("openai", "proj_a", "gpt-4o-2024-08-06", "unknown")][0] == Decimal("1.23E-7")
+    assert fact[("anthropic", "wrkspc_1", SONNET, "unknown")][0] == Decimal("0.07")
+    # cents -> dollars; both context windows in one row; quantity from usage
+    sonnet_in = fact[("anthropic", "wrkspc_1", SONNET, "input")]
+    assert sonnet_in[:4] == (Decimal("1.3428912"), Decimal(1500), "Tokens", 2)
+    # default workspace (null) keeps its own row and its usage
+    assert fact[("anthropic", "-", SONNET, "output")][:2] == (Decimal("0.5"), Decimal(700))
+    # web search has no model on the bill: quantity = requests of every model
+    assert fact[("anthropic", "wrkspc_1", "-", "web_search")][:3] == (
+        Decimal(10), Decimal(5), "Requests")
+    keys = _query(db, "select count(*), count(distinct x_cost_row_key) from marts.fct_cost_and_usage")
+    assert keys[0][0] == keys[0][1]
+
+
+def test_unmapped_token_type_warns_but_does_not_fail(built_warehouse):
+    _, _, statuses = built_warehouse
+    assert _by_suffix(statuses, "assert_no_unmapped_token_types") == "warn"
+    assert _by_suffix(statuses, "assert_fact_reconciles_with_raw_cost") == "pass"
+
+
+def _copy_warehouse(src: Path, dst_dir: Path) -> Path:
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    dst = dst_dir / "warehouse.duckdb"
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+def _run_reconciliation_tests(db: Path, work: Path) -> dict[str, str]:
+    os.environ["TOKENLEDGER_DUCKDB"] = str(db)
+    try:
+        _, statuses = run_dbt(
+            ["test", "--select", "assert_fact_reconciles_with_raw_cost",
+             "assert_every_raw_day_in_fact", "assert_no_cost_row_lost"],
+            work,
+        )
+    finally:
+        os.environ.pop("TOKENLEDGER_DUCKDB", None)
+    return statuses
+
+
+def test_reconciliation_fails_when_a_fact_row_is_tampered_with(built_warehouse, tmp_path):
+    db, _, _ = built_warehouse
+    copy = _copy_warehouse(db, tmp_path)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "update marts.fct_cost_and_usage set billed_cost = billed_cost + 0.01 "
+        "where x_cost_row_key = (select min(x_cost_row_key) from marts.fct_cost_and_usage "
+        "where x_provider = 'anthropic')"
+    )
+    con.close()
+    statuses = _run_reconciliation_tests(copy, tmp_path)
+    assert _by_suffix(statuses, "assert_fact_reconciles_with_raw_cost") == "fail"
+
+
+def test_reconciliation_fails_when_raw_has_a_row_the_fact_lacks(built_warehouse, tmp_path):
+    db, _, _ = built_warehouse
+    copy = _copy_warehouse(db, tmp_path)
+    day3 = DAY2 + dt.timedelta(days=1)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "insert into raw_openai.costs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ["oc_late", day3, OPENAI_ORG, _unix(day3), _unix(day3, 1), "2.00", "usd",
+         "gpt-4o-2024-08-06, input", "proj_a", "key_1", 1000, "tokens"],
+    )
+    con.close()
+    statuses = _run_reconciliation_tests(copy, tmp_path)
+    assert _by_suffix(statuses, "assert_fact_reconciles_with_raw_cost") == "fail"
+    assert _by_suffix(statuses, "assert_every_raw_day_in_fact") == "fail"
+    assert _by_suffix(statuses, "assert_no_cost_row_lost") == "fail"
