@@ -243,7 +243,9 @@ def built_warehouse(tmp_path_factory):
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
+    # not read_only: dbt-duckdb may still hold the file in this process, and DuckDB shares an
+    # open database only between connections of the same configuration
+    con = duckdb.connect(str(db))
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -310,52 +312,58 @@ def test_unmapped_token_type_warns_but_does_not_fail(built_warehouse):
     assert _by_suffix(statuses, "assert_fact_reconciles_with_raw_cost") == "pass"
 
 
-def _copy_warehouse(src: Path, dst_dir: Path) -> Path:
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    dst = dst_dir / "warehouse.duckdb"
-    dst.write_bytes(src.read_bytes())
-    return dst
+def _execute(db: Path, sql: str, params: list | None = None) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(sql, params)
+    finally:
+        con.close()
 
 
 def _run_reconciliation_tests(db: Path, work: Path) -> dict[str, str]:
-    os.environ["TOKENLEDGER_DUCKDB"] = str(db)
-    try:
-        _, statuses = run_dbt(
-            ["test", "--select", "assert_fact_reconciles_with_raw_cost",
-             "assert_every_raw_day_in_fact", "assert_no_cost_row_lost"],
-            work,
-        )
-    finally:
-        os.environ.pop("TOKENLEDGER_DUCKDB", None)
+    """Only the blocking reconciliation tests, against the warehouse as it is now."""
+    assert os.environ["TOKENLEDGER_DUCKDB"] == str(db)
+    _, statuses = run_dbt(
+        ["test", "--select", "assert_fact_reconciles_with_raw_cost",
+         "assert_every_raw_day_in_fact", "assert_no_cost_row_lost"],
+        work,
+    )
     return statuses
 
 
-def test_reconciliation_fails_when_a_fact_row_is_tampered_with(built_warehouse, tmp_path):
-    db, _, _ = built_warehouse
-    copy = _copy_warehouse(db, tmp_path)
-    con = duckdb.connect(str(copy))
-    con.execute(
-        "update marts.fct_cost_and_usage set billed_cost = billed_cost + 0.01 "
-        "where x_cost_row_key = (select min(x_cost_row_key) from marts.fct_cost_and_usage "
-        "where x_provider = 'anthropic')"
-    )
-    con.close()
-    statuses = _run_reconciliation_tests(copy, tmp_path)
+def test_reconciliation_fails_when_a_fact_row_is_tampered_with(built_warehouse):
+    db, work, _ = built_warehouse
+    row = "(select min(x_cost_row_key) from marts.fct_cost_and_usage where x_provider = 'anthropic')"
+    _execute(db, "update marts.fct_cost_and_usage set billed_cost = billed_cost + 0.01 "
+             f"where x_cost_row_key = {row}")
+    try:
+        statuses = _run_reconciliation_tests(db, work)
+    finally:
+        _execute(db, "update marts.fct_cost_and_usage set billed_cost = billed_cost - 0.01 "
+                 f"where x_cost_row_key = {row}")
     assert _by_suffix(statuses, "assert_fact_reconciles_with_raw_cost") == "fail"
+    assert _by_suffix(statuses, "assert_every_raw_day_in_fact") == "pass"
 
 
-def test_reconciliation_fails_when_raw_has_a_row_the_fact_lacks(built_warehouse, tmp_path):
-    db, _, _ = built_warehouse
-    copy = _copy_warehouse(db, tmp_path)
+def test_reconciliation_fails_when_raw_has_a_row_the_fact_lacks(built_warehouse):
+    db, work, _ = built_warehouse
     day3 = DAY2 + dt.timedelta(days=1)
-    con = duckdb.connect(str(copy))
-    con.execute(
+    _execute(
+        db,
         "insert into raw_openai.costs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ["oc_late", day3, OPENAI_ORG, _unix(day3), _unix(day3, 1), "2.00", "usd",
          "gpt-4o-2024-08-06, input", "proj_a", "key_1", 1000, "tokens"],
     )
-    con.close()
-    statuses = _run_reconciliation_tests(copy, tmp_path)
+    try:
+        statuses = _run_reconciliation_tests(db, work)
+    finally:
+        _execute(db, "delete from raw_openai.costs where _row_key = 'oc_late'")
     assert _by_suffix(statuses, "assert_fact_reconciles_with_raw_cost") == "fail"
     assert _by_suffix(statuses, "assert_every_raw_day_in_fact") == "fail"
     assert _by_suffix(statuses, "assert_no_cost_row_lost") == "fail"
+
+
+def test_reconciliation_passes_again_once_restored(built_warehouse):
+    db, work, _ = built_warehouse
+    statuses = _run_reconciliation_tests(db, work)
+    assert set(statuses.values()) == {"pass"}, statuses

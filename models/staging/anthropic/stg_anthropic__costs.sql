@@ -1,11 +1,11 @@
 {#- Anthropic cost report, one row per raw row. Amounts arrive as text in cents. -#}
-{%- set raw = source('raw_anthropic', 'cost_report') -%}
+{%- set raw = ('raw_anthropic', 'cost_report') -%}
 
 with
 
 source as (
 
-    select * from {{ raw }}
+    select * from {{ source('raw_anthropic', 'cost_report') }}
 
 ),
 

@@ -3,7 +3,7 @@
     the provider's field paths (dots, as in the cost report's `token_type`); zero counts are
     dropped.
 -#}
-{%- set raw = source('raw_anthropic', 'usage_messages') -%}
+{%- set raw = ('raw_anthropic', 'usage_messages') -%}
 {%- set token_columns = {
     'uncached_input_tokens': 'uncached_input_tokens',
     'cache_read_input_tokens': 'cache_read_input_tokens',
@@ -17,7 +17,7 @@ with
 
 source as (
 
-    select * from {{ raw }}
+    select * from {{ source('raw_anthropic', 'usage_messages') }}
 
 ),
 

@@ -1,10 +1,10 @@
-{%- set raw = source('raw_openai', 'costs') -%}
+{%- set raw = ('raw_openai', 'costs') -%}
 
 with
 
 source as (
 
-    select * from {{ raw }}
+    select * from {{ source('raw_openai', 'costs') }}
 
 ),
 

@@ -3,7 +3,7 @@
     `input_tokens` includes cached and cache-write tokens, so the uncached input is
     input − cached − cache write (missing optional fields count as 0). Zero counts are dropped.
 -#}
-{%- set raw = source('raw_openai', 'usage_completions') -%}
+{%- set raw = ('raw_openai', 'usage_completions') -%}
 {%- set cached = "coalesce(" ~ source_column(raw, 'input_cached_tokens', 'bigint') ~ ", 0)" -%}
 {%- set cache_write =
     "coalesce(" ~ source_column(raw, 'input_cache_write_tokens', 'bigint') ~ ", 0)" -%}
@@ -22,7 +22,7 @@ with
 
 source as (
 
-    select * from {{ raw }}
+    select * from {{ source('raw_openai', 'usage_completions') }}
 
 ),
 

@@ -1,11 +1,11 @@
 {#- OpenAI embeddings usage: one row per raw usage row (input tokens only). -#}
-{%- set raw = source('raw_openai', 'usage_embeddings') -%}
+{%- set raw = ('raw_openai', 'usage_embeddings') -%}
 
 with
 
 source as (
 
-    select * from {{ raw }}
+    select * from {{ source('raw_openai', 'usage_embeddings') }}
 
 ),
 
