@@ -657,11 +657,10 @@ class World:
             )
         )
         costs = pd.concat(cost_parts, ignore_index=True)
-        costs = costs.groupby(
-            ["day", "project_id", "api_key_id", "line_item", "has_amount"],
-            as_index=False,
-            sort=True,
-        ).sum()
+        order = np.lexsort(
+            [costs[c].to_numpy() for c in ("line_item", "api_key_id", "project_id", "day")]
+        )
+        costs = costs.iloc[order]
         self.openai_costs = Table(
             costs,
             {
@@ -1077,6 +1076,51 @@ class World:
         """
         first = 0 if start is None else (start - self.start).days
         last = self.days - 1 if end is None else (end - self.start).days - 1
+        parts = []
+        with self._lock:
+            if provider in (None, "openai"):
+                t = self.openai_costs
+                f = t.day_rows(first, last)
+                f = f[f["has_amount"] == 1]
+                # line items → (model, token_type) truth keys
+                metas = [
+                    self.openai_line_item_meta(li) if li else (None, "unknown")
+                    for li in t.vocab["line_item"]
+                ]
+                parts.append(
+                    self._truth_part(
+                        "openai",
+                        f,
+                        sub_col="project_id",
+                        key_col="api_key_id",
+                        label_col="line_item",
+                        labels=[(m, tt, None) for m, tt in metas],
+                    )
+                )
+            if provider in (None, "anthropic"):
+                t = self.anthropic_costs
+                f = t.day_rows(first, last)
+                f = f[f["has_amount"] == 1]
+                labels = []
+                for desc in t.vocab["description"]:
+                    m = self._an_desc_meta.get(desc) if desc else None
+                    if m is None:
+                        labels.append((None, "unknown", None))
+                    elif m["cost_type"] == "tokens":
+                        tt = ANTHROPIC_TOKEN_TYPE_CONFORMED.get(m["token_type"], "unknown")
+                        labels.append((m["model"], tt, m["service_tier"]))
+                    else:
+                        labels.append((m["model"], m["cost_type"], m["service_tier"]))
+                parts.append(
+                    self._truth_part(
+                        "anthropic",
+                        f,
+                        sub_col="workspace_id",
+                        key_col=None,
+                        label_col="description",
+                        labels=labels,
+                    )
+                )
         cols = [
             "provider",
             "date",
@@ -1087,82 +1131,60 @@ class World:
             "service_tier",
             "billed_cost_nano",
         ]
-        frames = []
-        with self._lock:
-            if provider in (None, "openai"):
-                t = self.openai_costs
-                f = t.day_rows(first, last)
-                f = f[f["has_amount"] == 1]
-                g = f.groupby(
-                    ["day", "project_id", "api_key_id", "line_item"], as_index=False, sort=True
-                )["nano"].sum()
-                meta = [
-                    self.openai_line_item_meta(li) if li else (None, "unknown")
-                    for li in t.vocab["line_item"]
-                ]
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "provider": "openai",
-                            "day": g["day"].to_numpy(),
-                            "sub_account_id": t.decoded("project_id", g["project_id"].to_numpy()),
-                            "api_key_id": t.decoded("api_key_id", g["api_key_id"].to_numpy()),
-                            "model": np.array([m[0] for m in meta], dtype=object)[g["line_item"]],
-                            "token_type": np.array([m[1] for m in meta], dtype=object)[
-                                g["line_item"]
-                            ],
-                            "service_tier": None,
-                            "billed_cost_nano": g["nano"].to_numpy(),
-                        }
-                    )
-                )
-            if provider in (None, "anthropic"):
-                t = self.anthropic_costs
-                f = t.day_rows(first, last)
-                f = f[f["has_amount"] == 1]
-                metas = [self._an_desc_meta.get(x) if x else None for x in t.vocab["description"]]
+        data = {c: np.concatenate([p[c] for p in parts]) if parts else [] for c in cols}
+        return pd.DataFrame(
+            {
+                c: pd.Series(v, dtype=np.int64 if c == "billed_cost_nano" else object)
+                for c, v in data.items()
+            }
+        )
 
-                def field(name: str, conform: bool = False) -> np.ndarray:
-                    vals = []
-                    for m in metas:
-                        v = m[name] if m else None
-                        if conform:
-                            if m and m["cost_type"] == "tokens":
-                                v = ANTHROPIC_TOKEN_TYPE_CONFORMED.get(v, "unknown")
-                            elif m:
-                                v = m["cost_type"]
-                            else:
-                                v = "unknown"
-                        vals.append(v)
-                    return np.array(vals, dtype=object)
-
-                dcode = f["description"].to_numpy()
-                g = pd.DataFrame(
-                    {
-                        "day": f["day"].to_numpy(),
-                        "sub_account_id": t.decoded("workspace_id", f["workspace_id"].to_numpy()),
-                        "model": field("model")[dcode],
-                        "token_type": field("token_type", conform=True)[dcode],
-                        "service_tier": field("service_tier")[dcode],
-                        "billed_cost_nano": f["nano"].to_numpy(),
-                    }
-                )
-                keys = ["day", "sub_account_id", "model", "token_type", "service_tier"]
-                g = g.groupby(keys, as_index=False, sort=True, dropna=False)[
-                    "billed_cost_nano"
-                ].sum()
-                g = g.astype({k: object for k in keys[1:]})
-                g = g.where(pd.notna(g), None)
-                g.insert(0, "provider", "anthropic")
-                g.insert(3, "api_key_id", None)
-                frames.append(g)
-        if not frames:
-            return pd.DataFrame(columns=cols)
-        out = pd.concat(frames, ignore_index=True)
+    def _truth_part(
+        self,
+        provider: str,
+        f: pd.DataFrame,
+        sub_col: str,
+        key_col: str | None,
+        label_col: str,
+        labels: list[tuple],
+    ) -> dict[str, np.ndarray]:
+        """Sum cost lines to the truth grain on integer codes, then decode to values."""
+        t = self.openai_costs if provider == "openai" else self.anthropic_costs
+        uniq_labels, label_code = np.unique(
+            np.array([repr(x) for x in labels], dtype=object), return_inverse=True
+        )
+        label_values = [None] * len(uniq_labels)
+        for i, code in enumerate(label_code):
+            label_values[code] = labels[i]
+        lc = label_code[f[label_col].to_numpy()]
+        frame = pd.DataFrame(
+            {
+                "day": f["day"].to_numpy(),
+                "sub": f[sub_col].to_numpy(),
+                "key": f[key_col].to_numpy() if key_col else np.zeros(len(f), dtype=np.int64),
+                "label": lc,
+                "nano": f["nano"].to_numpy(),
+            }
+        )
+        g = frame.groupby(["day", "sub", "key", "label"], as_index=False, sort=True)["nano"].sum()
+        codes = g["label"].to_numpy()
+        lab_cols = [np.array([v[i] for v in label_values], dtype=object)[codes] for i in range(3)]
         dates = np.array([self.date_of(d) for d in range(self.days)], dtype=object)
-        out.insert(1, "date", dates[out.pop("day").to_numpy().astype(np.int64)])
-        out["billed_cost_nano"] = out["billed_cost_nano"].astype(np.int64)
-        return out[cols]
+        n = len(g)
+        return {
+            "provider": np.full(n, provider, dtype=object),
+            "date": dates[g["day"].to_numpy()],
+            "sub_account_id": t.decoded(sub_col, g["sub"].to_numpy()),
+            "api_key_id": (
+                t.decoded(key_col, g["key"].to_numpy())
+                if key_col
+                else np.full(n, None, dtype=object)
+            ),
+            "model": lab_cols[0],
+            "token_type": lab_cols[1],
+            "service_tier": lab_cols[2],
+            "billed_cost_nano": g["nano"].to_numpy().astype(np.int64),
+        }
 
     def truth_billed_cost(
         self,

@@ -29,3 +29,18 @@ def provider_env(monkeypatch):
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
 
     return _point_at
+
+
+@pytest.fixture()
+def simulator_server():
+    """A fresh simulator (seed 7, 14 days ending yesterday, UTC) on a free port.
+
+    Function-scoped because tests restate days, inject bad records and set faults on it.
+    The world is `simulator_server.world`.
+    """
+    from simulator.server import serve
+    from simulator.world import World
+
+    server = serve(World(seed=7, days=14))
+    yield server
+    server.shutdown()
