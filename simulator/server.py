@@ -150,26 +150,11 @@ def _json_vocab(values: list) -> np.ndarray:
     return np.array([json.dumps(v) for v in values], dtype=object)
 
 
-def _usd(nano: int) -> str:
-    """Nano-dollars as a trimmed decimal literal (at least one decimal)."""
-    sign = "-" if nano < 0 else ""
-    q, r = divmod(abs(int(nano)), 1_000_000_000)
-    frac = f"{r:09d}".rstrip("0") or "0"
-    return f"{sign}{q}.{frac}"
-
-
 def _usd9(nano: int) -> str:
+    """Nano-dollars as a USD decimal string with exactly 9 decimals."""
     sign = "-" if nano < 0 else ""
     q, r = divmod(abs(int(nano)), 1_000_000_000)
     return f"{sign}{q}.{r:09d}"
-
-
-def _cents(nano: int) -> str:
-    """Nano-dollars as cents with up to 7 decimals (1 cent = 1e7 nano-dollars)."""
-    sign = "-" if nano < 0 else ""
-    q, r = divmod(abs(int(nano)), 10_000_000)
-    frac = f"{r:07d}".rstrip("0")
-    return f"{sign}{q}.{frac}" if frac else f"{sign}{q}"
 
 
 def _aggregate(frame: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -213,29 +198,41 @@ def render_days(
         tmpl = head + ",".join(f'"{nm}":%s' for nm in names) + "}"
         rows = [tmpl % vals for vals in zip(*metrics, *(cols[d] for d in ep.dims), strict=True)]
     elif ep is OA_COSTS:
-        nano = agg["nano"].to_numpy()
-        has = agg["has_amount"].to_numpy()
+        has = agg["has_amount"].to_numpy().astype(bool)
         by_line = "line_item" in keys
         qty = agg["quantity"].to_numpy().astype(str) if by_line else ["null"] * n
         unit = '"tokens"' if by_line else "null"
-        rows = []
-        prev_day, pos = -1, 0
-        for i in range(n):
-            pos = pos + 1 if day[i] == prev_day else 0
-            prev_day = day[i]
-            if not has[i]:
-                amount = ""
-            elif amount_as_string or (day[i] + pos) % 11 == 3:
-                amount = '"amount":{"value":"' + _usd9(nano[i]) + '","currency":"usd"},'
-            else:
-                amount = '"amount":{"value":' + _usd(nano[i]) + ',"currency":"usd"},'
-            rows.append(
-                '{"object":"organization.costs.result",'
-                + amount
-                + f'"line_item":{cols["line_item"][i]},"project_id":{cols["project_id"][i]},'
-                + f'"api_key_id":{cols["api_key_id"][i]},"quantity":{qty[i]},'
-                + f'"quantity_unit":{unit if qty[i] != "null" else "null"}}}'
+        # position within the bucket picks the deterministic subset served as strings
+        pos = np.arange(n) - np.searchsorted(day, day, side="left")
+        as_str = np.full(n, True) if amount_as_string else (day + pos) % 11 == 3
+        q, r = np.divmod(agg["nano"].to_numpy(), 1_000_000_000)
+        amounts = [
+            ""
+            if not h
+            else (
+                f'"amount":{{"value":"{qq}.{rr:09d}","currency":"usd"}},'
+                if s_
+                else f'"amount":{{"value":{qq}.{f"{rr:09d}".rstrip("0") or "0"},"currency":"usd"}},'
             )
+            for h, s_, qq, rr in zip(
+                has.tolist(), as_str.tolist(), q.tolist(), r.tolist(), strict=True
+            )
+        ]
+        tmpl = (
+            '{"object":"organization.costs.result",%s"line_item":%s,"project_id":%s,'
+            '"api_key_id":%s,"quantity":%s,"quantity_unit":' + unit + "}"
+        )
+        rows = [
+            tmpl % vals
+            for vals in zip(
+                amounts,
+                cols["line_item"],
+                cols["project_id"],
+                cols["api_key_id"],
+                qty,
+                strict=True,
+            )
+        ]
     elif ep is AN_USAGE:
         m = [agg[c].to_numpy().astype(str) for c in ep.metrics]
         tmpl = (
@@ -247,8 +244,7 @@ def render_days(
         )
         rows = [tmpl.format(*vals) for vals in zip(*m, *(cols[d] for d in ep.dims), strict=True)]
     else:  # AN_COSTS
-        nano = agg["nano"].to_numpy()
-        has = agg["has_amount"].to_numpy()
+        has = agg["has_amount"].to_numpy().astype(bool)
         if "description" in keys:
             parsed = []
             for desc in table.vocab["description"]:
@@ -272,13 +268,18 @@ def render_days(
                 '"context_window":null'
             )
             parsed_col = [nulls] * n
-        rows = []
-        for i in range(n):
-            amount = f'"amount":"{_cents(nano[i])}",' if has[i] else ""
-            rows.append(
-                "{" + amount + f'"currency":"USD","workspace_id":{cols["workspace_id"][i]},'
-                f'"description":{cols["description"][i]},{parsed_col[i]}}}'
+        q, r = np.divmod(agg["nano"].to_numpy(), 10_000_000)
+        amounts = [
+            f'"amount":"{qq}{("." + f"{rr:07d}".rstrip("0")) if rr else ""}",' if h else ""
+            for h, qq, rr in zip(has.tolist(), q.tolist(), r.tolist(), strict=True)
+        ]
+        tmpl = '{%s"currency":"USD","workspace_id":%s,"description":%s,%s}'
+        rows = [
+            tmpl % vals
+            for vals in zip(
+                amounts, cols["workspace_id"], cols["description"], parsed_col, strict=True
             )
+        ]
     for d, row in zip(day.tolist(), rows, strict=True):
         out[d].append(row)
     return {d: ",".join(v) for d, v in out.items()}
