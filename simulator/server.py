@@ -775,12 +775,10 @@ class Handler(BaseHTTPRequestHandler):
             if not raw_end
             else _parse_rfc3339(raw_end, "ending_at") // DAY_SECONDS * DAY_SECONDS
         )
-        if raw_end and end <= start:
-            raise ApiError(
-                400,
-                "invalid_request_error",
-                "ending_at must be at least one bucket after starting_at",
-            )
+        if raw_end and _parse_rfc3339(raw_end, "ending_at") < _parse_rfc3339(
+            raw_start, "starting_at"
+        ):
+            raise ApiError(400, "invalid_request_error", "ending_at must be after starting_at")
         width = _one(params, "bucket_width") or "1d"
         if width != "1d":
             allowed = "1m, 1h, 1d" if ep is AN_USAGE else "1d"

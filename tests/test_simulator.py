@@ -404,3 +404,19 @@ def test_faults_rate_limit_server_error_malformed_and_string_amounts(fresh):
     httpx.post(server.url + "/_sim/faults", json={})
     assert all(_get(server, path, params).status_code == 200 for _ in range(4))
     assert httpx.post(server.url + "/_sim/faults", json={"nope": 1}).status_code == 400
+
+
+def test_anthropic_window_snapping(server, world):
+    path = "/v1/organizations/usage_report/messages"
+    day = world.start + dt.timedelta(days=3)
+    same_day = _get(server, path, {"starting_at": f"{day}T05:00:00Z",
+                                   "ending_at": f"{day}T18:00:00Z"}, ANTHROPIC_HEADERS).json()
+    assert same_day == {"data": [], "has_more": False, "next_page": None}
+    two = _get(server, path, {"starting_at": f"{day}T05:00:00+00:00",
+                              "ending_at": f"{day + dt.timedelta(days=2)}T18:00:00Z"},
+               ANTHROPIC_HEADERS).json()["data"]
+    assert [b["starting_at"] for b in two] == [f"{day}T00:00:00Z",
+                                               f"{day + dt.timedelta(days=1)}T00:00:00Z"]
+    backwards = _get(server, path, {"starting_at": f"{day}T05:00:00Z",
+                                    "ending_at": f"{day}T04:00:00Z"}, ANTHROPIC_HEADERS)
+    assert backwards.status_code == 400
