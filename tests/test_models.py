@@ -367,3 +367,57 @@ def test_reconciliation_passes_again_once_restored(built_warehouse):
     db, work, _ = built_warehouse
     statuses = _run_reconciliation_tests(db, work)
     assert set(statuses.values()) == {"pass"}, statuses
+
+
+# --- the same project on PostgreSQL ----------------------------------------------------------
+PG_TEST_DATABASE = "tokenledger_test_models"
+
+
+def _pg_connect(dbname: str):
+    import psycopg2
+
+    return psycopg2.connect(
+        host=os.environ.get("TOKENLEDGER_PG_HOST", "127.0.0.1"),
+        port=int(os.environ.get("TOKENLEDGER_PG_PORT", "5432")),
+        user=os.environ.get("TOKENLEDGER_PG_USER", "postgres"),
+        dbname=dbname,
+        connect_timeout=3,
+    )
+
+
+@pytest.mark.postgres
+def test_same_models_build_and_reconcile_on_postgres(tmp_path, monkeypatch):
+    """dbt build on PostgreSQL gives the same fact totals and quarantine as on DuckDB."""
+    try:
+        admin = _pg_connect("postgres")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means no server here
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"drop database if exists {PG_TEST_DATABASE} with (force)")
+        cur.execute(f"create database {PG_TEST_DATABASE}")
+    admin.close()
+
+    con = _pg_connect(PG_TEST_DATABASE)
+    con.autocommit = True
+    with con.cursor() as cur:
+        for sql, rows in raw_fixture_statements():
+            if rows:
+                cur.executemany(sql.replace("?", "%s"), rows)
+            else:
+                cur.execute(sql)
+
+    monkeypatch.setenv("TOKENLEDGER_PG_DATABASE", PG_TEST_DATABASE)
+    ok, statuses = run_dbt(["build", "--target", "postgres"], tmp_path)
+    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+    assert ok and not failed, f"dbt build on postgres failed: {failed}"
+
+    with con.cursor() as cur:
+        cur.execute(
+            "select x_provider, cast(charge_period_start as date), sum(billed_cost) "
+            "from marts.fct_cost_and_usage group by 1, 2"
+        )
+        assert {(p, d): c for p, d, c in cur.fetchall()} == EXPECTED_BILLED
+        cur.execute("select provider, cost_row_key, reason from quarantine.quarantined_cost_rows")
+        assert set(cur.fetchall()) == EXPECTED_QUARANTINE
+    con.close()
