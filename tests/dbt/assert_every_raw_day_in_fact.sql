@@ -18,7 +18,7 @@ raw_days as (
     select distinct
         'openai' as provider,
         cast({{ unix_to_timestamp('costs.start_time') }} as date) as charge_date
-    from {{ source('raw_openai', 'costs') }} as costs
+    from ({{ select_from_source(source('raw_openai', 'costs')) }}) as costs
     where not exists (
         select 1 from quarantined
         where quarantined.provider = 'openai' and quarantined.cost_row_key = costs._row_key
@@ -29,7 +29,7 @@ raw_days as (
     select distinct
         'anthropic' as provider,
         cast({{ rfc3339_to_timestamp('costs.starting_at') }} as date) as charge_date
-    from {{ source('raw_anthropic', 'cost_report') }} as costs
+    from ({{ select_from_source(source('raw_anthropic', 'cost_report')) }}) as costs
     where not exists (
         select 1 from quarantined
         where quarantined.provider = 'anthropic' and quarantined.cost_row_key = costs._row_key

@@ -20,7 +20,7 @@ raw_openai as (
         'openai' as provider,
         cast({{ unix_to_timestamp('costs.start_time') }} as date) as charge_date,
         {{ safe_cast_decimal('costs.amount__value') }} as billed_cost
-    from {{ source('raw_openai', 'costs') }} as costs
+    from ({{ select_from_source(source('raw_openai', 'costs')) }}) as costs
     where not exists (
         select 1 from quarantined
         where quarantined.provider = 'openai' and quarantined.cost_row_key = costs._row_key
@@ -34,7 +34,7 @@ raw_anthropic as (
         'anthropic' as provider,
         cast({{ rfc3339_to_timestamp('costs.starting_at') }} as date) as charge_date,
         {{ cents_to_dollars(safe_cast_decimal('costs.amount')) }} as billed_cost
-    from {{ source('raw_anthropic', 'cost_report') }} as costs
+    from ({{ select_from_source(source('raw_anthropic', 'cost_report')) }}) as costs
     where not exists (
         select 1 from quarantined
         where quarantined.provider = 'anthropic' and quarantined.cost_row_key = costs._row_key

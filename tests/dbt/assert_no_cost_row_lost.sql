@@ -9,10 +9,10 @@ with
 raw_counts as (
 
     select 'openai' as provider, count(*) as raw_rows
-    from {{ source('raw_openai', 'costs') }}
+    from ({{ select_from_source(source('raw_openai', 'costs')) }}) as raw_rows
     union all
     select 'anthropic' as provider, count(*) as raw_rows
-    from {{ source('raw_anthropic', 'cost_report') }}
+    from ({{ select_from_source(source('raw_anthropic', 'cost_report')) }}) as raw_rows
 
 ),
 

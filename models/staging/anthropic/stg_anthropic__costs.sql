@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_anthropic', 'cost_report') }}
+    {{ select_from_source(source('raw_anthropic', 'cost_report')) }}
 
 ),
 

@@ -17,7 +17,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_anthropic', 'usage_messages') }}
+    {{ select_from_source(source('raw_anthropic', 'usage_messages')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_openai', 'costs') }}
+    {{ select_from_source(source('raw_openai', 'costs')) }}
 
 ),
 

@@ -22,7 +22,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_openai', 'usage_completions') }}
+    {{ select_from_source(source('raw_openai', 'usage_completions')) }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_openai', 'usage_embeddings') }}
+    {{ select_from_source(source('raw_openai', 'usage_embeddings')) }}
 
 ),
 
