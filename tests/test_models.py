@@ -669,3 +669,82 @@ def test_same_models_build_and_reconcile_on_postgres(tmp_path, monkeypatch):
         cur.execute("select provider, cost_row_key, reason from quarantine.quarantined_cost_rows")
         assert set(cur.fetchall()) == EXPECTED_QUARANTINE
     con.close()
+
+
+# --- the real thing: simulator → dlt ingestion → dbt ----------------------------------------
+def test_simulated_world_reconciles_with_truth_to_the_cent(tmp_path, provider_env, monkeypatch):
+    """Real HTTP simulator → real dlt ingestion → dbt build: Σ fact billed cost per provider
+    and day equals the world's ground truth to the cent, and at the full truth grain exactly.
+    """
+    from ingestion.pipeline import run_ingestion
+    from simulator.server import serve
+    from simulator.world import World
+
+    # four days across a month end, so two billing periods appear
+    world = World(seed=5, days=4, start=dt.date(2026, 1, 30))
+    server = serve(world)
+    try:
+        provider_env(server)
+        db = tmp_path / "sim.duckdb"
+        first, last = world.start, world.start + dt.timedelta(days=world.days - 1)
+        run_ingestion(first, last, db)
+    finally:
+        server.shutdown()
+
+    monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
+    ok, statuses = run_dbt(["build"], tmp_path)
+    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+    assert ok and not failed, f"dbt build failed: {failed}"
+
+    truth = world.truth_billed_cost()
+    cent = Decimal("0.01")
+    truth_daily: dict[tuple[str, str], Decimal] = {}
+    truth_grain: dict[tuple, Decimal] = {}
+    for row in truth:
+        day = str(row["date"])
+        cost = Decimal(str(row["billed_cost"]))
+        truth_daily[(row["provider"], day)] = truth_daily.get((row["provider"], day), 0) + cost
+        key = (
+            row["provider"],
+            day,
+            row["sub_account_id"],
+            row["api_key_id"],
+            row["model"],
+            row["token_type"],
+            row["service_tier"],
+        )
+        truth_grain[key] = truth_grain.get(key, 0) + cost
+
+    fact_daily = {
+        (p, str(d)): Decimal(c)
+        for p, d, c in _query(
+            db,
+            "select x_provider, cast(charge_period_start as date), sum(billed_cost) "
+            "from marts.fct_cost_and_usage group by 1, 2",
+        )
+    }
+    assert len(fact_daily) == 2 * world.days
+    assert {k: v.quantize(cent) for k, v in fact_daily.items()} == {
+        k: v.quantize(cent) for k, v in truth_daily.items()
+    }
+    fact_grain = {
+        (p, str(d), sub, key, model, tt, tier): Decimal(c)
+        for p, d, sub, key, model, tt, tier, c in _query(
+            db,
+            "select x_provider, cast(charge_period_start as date), sub_account_id, "
+            "x_api_key_id, x_model, x_token_type, x_service_tier, billed_cost "
+            "from marts.fct_cost_and_usage",
+        )
+    }
+    assert fact_grain == truth_grain
+    # every Anthropic token row found its usage; nothing was quarantined
+    assert _query(
+        db,
+        "select count(*) from marts.fct_cost_and_usage "
+        "where x_provider = 'anthropic' and consumed_quantity is null",
+    ) == [(0,)]
+    assert _query(db, "select count(*) from quarantine.quarantined_cost_rows") == [(0,)]
+    periods = _query(
+        db, "select distinct billing_period_start from marts.fct_cost_and_usage order by 1"
+    )
+    assert [p for (p,) in periods] == [dt.datetime(2026, 1, 1), dt.datetime(2026, 2, 1)]
