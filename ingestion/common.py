@@ -15,13 +15,15 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 log = logging.getLogger("ingestion")
 
@@ -315,6 +317,28 @@ def fetch_json_page(
     raise ProviderAPIError(provider, endpoint, status, policy.max_attempts, detail)
 
 
+def paginate(
+    fetch_page: Callable[[str | None], Page], *, provider: str, endpoint: str
+) -> Iterator[Page]:
+    """Pages of a `has_more`/`next_page` endpoint in order, starting with cursor None.
+
+    The next page's request is already in flight while the caller converts the current one,
+    so server time and network wait overlap with our parsing.
+    """
+    seen: set[str] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{provider}-page") as pool:
+        pending: Future[Page] | None = pool.submit(fetch_page, None)
+        while pending is not None:
+            page = pending.result()
+            cursor = page.body.get("next_page") if page.body.get("has_more") else None
+            if cursor in seen:
+                raise ProviderAPIError(provider, endpoint, "a repeated page cursor", 1, cursor)
+            if cursor:
+                seen.add(cursor)
+            pending = pool.submit(fetch_page, cursor) if cursor else None
+            yield page
+
+
 # --------------------------------------------------------------------------- Arrow
 @dataclass(frozen=True)
 class TableSpec:
@@ -335,24 +359,25 @@ _NULL_PART = "\x00"
 _SEP = "\x1f"
 
 
-def row_keys(columns: Sequence[Sequence[Any]]) -> list[str]:
-    """`_row_key` per row from its grain columns (bucket start first).
+def row_keys(columns: Sequence[pa.Array]) -> pa.Array:
+    """`_row_key` per row: md5 of its grain values (bucket start first), nulls coalesced to a
+    marker distinct from ''.
 
     Two rows with the same grain (an API returning a line twice) get distinct keys by their
     ordinal, so a duplicate is kept and visible rather than silently merged away.
     """
-    texts = [[_NULL_PART if v is None else str(v) for v in col] for col in columns]
-    seen: dict[str, int] = {}
-    keys: list[str] = []
+    parts = [pc.fill_null(pc.cast(col, pa.string()), _NULL_PART) for col in columns]
+    joined = pc.binary_join_element_wise(*parts, _SEP)
+    texts: list[bytes] = pc.cast(joined, pa.binary()).to_pylist()
+    if len(set(texts)) != len(texts):
+        seen: dict[bytes, int] = {}
+        for i, text in enumerate(texts):
+            n = seen.get(text, 0)
+            seen[text] = n + 1
+            if n:
+                texts[i] = text + f"{_SEP}#{n}".encode()
     md5 = hashlib.md5
-    for parts in zip(*texts, strict=True):
-        text = _SEP.join(parts)
-        n = seen.get(text, 0)
-        seen[text] = n + 1
-        if n:
-            text = f"{text}{_SEP}#{n}"
-        keys.append(md5(text.encode(), usedforsecurity=False).hexdigest())
-    return keys
+    return pa.array([md5(t, usedforsecurity=False).hexdigest() for t in texts], pa.string())
 
 
 def flatten_columns(rows: Sequence[Mapping[str, Any]], prefix: str = "") -> dict[str, list]:
@@ -368,7 +393,8 @@ def flatten_columns(rows: Sequence[Mapping[str, Any]], prefix: str = "") -> dict
     for key in keys:
         name = f"{prefix}{key}"
         values = [row.get(key) for row in rows]
-        kinds = {type(v) for v in values if v is not None}
+        kinds = set(map(type, values))
+        kinds.discard(type(None))
         if kinds == {dict}:
             sub_rows = [v if v is not None else {} for v in values]
             out.update(flatten_columns(sub_rows, prefix=f"{name}__"))
@@ -485,8 +511,7 @@ def buckets_to_arrow(
         if name not in arrays:
             arrays[name] = pa.nulls(n, type=type_)
 
-    none_column = [None] * n
-    grain = [bucket_values[bucket_fields[0]]] + [columns.get(g, none_column) for g in spec.grain]
+    grain = [arrays[bucket_fields[0]]] + [arrays.get(g, pa.nulls(n)) for g in spec.grain]
     fields = [pa.field(name, array.type) for name, array in arrays.items()]
     fields += [
         pa.field(ROW_KEY, pa.string(), nullable=False),
@@ -494,7 +519,7 @@ def buckets_to_arrow(
         pa.field(BILLING_ACCOUNT, pa.string()),
     ]
     data = list(arrays.values()) + [
-        pa.array(row_keys(grain), type=pa.string()),
+        row_keys(grain),
         pa.array(days, type=pa.date32()),
         pa.array([billing_account_id] * n, type=pa.string()),
     ]

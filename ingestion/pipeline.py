@@ -135,6 +135,8 @@ def run_ingestion(
         duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         destination = dlt.destinations.duckdb(str(duckdb_path))
     pipelines_dir = duckdb_path.parent / PIPELINES_DIRNAME
+    # no phoning home from a cost pipeline (and no internet in tests); a user can opt back in
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
     result: dict[str, Any] = {"rows": {}, "seconds": {}, "providers": {}}
     failures: list[BaseException] = []

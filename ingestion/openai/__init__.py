@@ -23,7 +23,7 @@ from dlt.sources import DltResource
 from ingestion.common import (
     MERGE_HINTS,
     MissingCredentials,
-    ProviderAPIError,
+    Page,
     ResponseLike,
     TableSpec,
     TransportFailure,
@@ -33,6 +33,7 @@ from ingestion.common import (
     fetch_json_page,
     header,
     lookback_days,
+    paginate,
     register_secret,
     resolve_day_range,
     state_last_day,
@@ -175,14 +176,17 @@ def fetch_endpoint(
         "limit": endpoint.limit,
         "group_by": list(endpoint.group_by),
     }
-    seen_cursors: set[str] = set()
-    while True:
-        page = fetch_json_page(
-            _sender(call, params),
+
+    def fetch_page(cursor: str | None) -> Page:
+        page_params = params if cursor is None else {**params, "page": cursor}
+        return fetch_json_page(
+            _sender(call, page_params),
             provider=PROVIDER,
             endpoint=endpoint.path,
             parse_float=str if endpoint.decimals_as_text else None,
         )
+
+    for page in paginate(fetch_page, provider=PROVIDER, endpoint=endpoint.path):
         table = buckets_to_arrow(
             page.body["data"],
             endpoint.spec,
@@ -193,13 +197,6 @@ def fetch_endpoint(
         )
         if table is not None:
             yield table
-        cursor = page.body.get("next_page")
-        if not page.body.get("has_more") or not cursor:
-            return
-        if cursor in seen_cursors:
-            raise ProviderAPIError(PROVIDER, endpoint.path, "a repeated page cursor", 1, cursor)
-        seen_cursors.add(cursor)
-        params["page"] = cursor
 
 
 def _resource(
