@@ -215,7 +215,8 @@ def test_amount_text_is_exactly_as_served(sim, tmp_path):
     body = json.loads(served, parse_float=str, parse_int=str)
     values = sorted(r["amount"]["value"] for r in body["data"][0]["results"])
     with duckdb.connect(str(db), read_only=True) as con:
-        landed = sorted(v for (v,) in con.execute("select amount__value from raw_openai.costs").fetchall())
+        rows = con.execute("select amount__value from raw_openai.costs").fetchall()
+    landed = sorted(v for (v,) in rows)
     assert landed == values
 
 
