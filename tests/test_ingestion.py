@@ -425,3 +425,34 @@ def test_retry_policy_honours_retry_after_then_gives_up():
             endpoint="/e",
             policy=policy,
         )
+
+
+def test_schema_drift_lands_new_fields_as_columns_and_missing_ones_as_null(
+    sim, tmp_path, monkeypatch
+):
+    import ingestion.anthropic as anthropic_ingestion
+
+    db = tmp_path / "tl.duckdb"
+    first, last = world_days(sim)
+    ingest(sim, db, providers=["anthropic"])
+    real_fetch = anthropic_ingestion.fetch_json_page
+
+    def drifted(*args: Any, **kwargs: Any) -> common.Page:
+        page = real_fetch(*args, **kwargs)
+        for bucket in page.body["data"]:
+            for result in bucket["results"]:
+                result["inference_geo"] = "us"  # a field the API starts sending
+                result.pop("service_tier", None)  # and one it stops sending
+        return page
+
+    monkeypatch.setattr(anthropic_ingestion, "fetch_json_page", drifted)
+    ingest(sim, db, providers=["anthropic"], start=last - timedelta(days=1), end=last)
+    with duckdb.connect(str(db), read_only=True) as con:
+        by_day = con.execute(
+            "select _bucket_date >= ? as reread, count(inference_geo), count(service_tier),"
+            " count(*) from raw_anthropic.cost_report group by 1 order by 1",
+            [last - timedelta(days=1)],
+        ).fetchall()
+    (_, old_geo, old_tier, old_rows), (_, new_geo, new_tier, new_rows) = by_day
+    assert old_geo == 0 and old_tier > 0
+    assert new_geo == new_rows > 0 and new_tier == 0
