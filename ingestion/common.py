@@ -419,7 +419,14 @@ def _coerce(values: list, type_: pa.DataType, column: str) -> pa.Array:
     elif pa.types.is_integer(type_):
 
         def convert(v: Any) -> Any:
-            return int(float(v)) if float(v).is_integer() else None
+            if isinstance(v, str):
+                try:
+                    return int(v)  # "123" and big counts stay exact
+                except ValueError:
+                    v = float(v)
+            if isinstance(v, float) and not v.is_integer():
+                raise ValueError(v)
+            return int(v)
 
     elif pa.types.is_floating(type_):
         convert = float

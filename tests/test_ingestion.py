@@ -395,6 +395,7 @@ def test_buckets_to_arrow_flattens_and_tolerates_drift():
     assert [r["amount__value"] for r in rows] == ["0.8958740000000000", "3", None]
     assert [r["new_field"] for r in rows] == [None, 7, None]
     assert "object" not in table.column_names
+    assert table.schema.field("start_time").type == pa.int64()
     assert {r["_bucket_date"] for r in rows} == {date(1970, 1, 2)}
     assert {r["_billing_account_id"] for r in rows} == {"org-1"}
 
@@ -456,3 +457,11 @@ def test_schema_drift_lands_new_fields_as_columns_and_missing_ones_as_null(
     (_, old_geo, old_tier, old_rows), (_, new_geo, new_tier, new_rows) = by_day
     assert old_geo == 0 and old_tier > 0
     assert new_geo == new_rows > 0 and new_tier == 0
+
+
+def test_declared_columns_are_converted_tolerantly():
+    tokens = common.to_arrow_array([1, "2", "3.0", None, "1234567890123456789"], pa.int64(), "t")
+    assert tokens.to_pylist() == [1, 2, 3, None, 1234567890123456789]
+    text = common.to_arrow_array([1, "0.10", True, None], pa.string(), "amount")
+    assert text.to_pylist() == ["1", "0.10", "true", None]
+    assert common.to_arrow_array([None, None], None, "all_null_new_field") is None
