@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -36,10 +37,16 @@ def dbt_project() -> DbtProject:
     return project
 
 
+def _dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's), whether or not the venv is on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
 def default_resources(duckdb_path: str | None = None) -> dict[str, object]:
     """The resources every tokenledger asset needs."""
     return {
         "warehouse": WarehouseResource(duckdb_path=duckdb_path),
         "dlt": DagsterDltResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project()),
+        "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=_dbt_executable()),
     }

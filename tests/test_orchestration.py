@@ -23,10 +23,14 @@ def definitions_module(dbt_manifest):
 def _describe(defs: dg.Definitions) -> str:
     graph = defs.resolve_asset_graph()
     lines = [f"asset {'/'.join(k.path)}" for k in sorted(graph.get_all_asset_keys())]
-    lines += [f"check {c.asset_key.to_user_string()}:{c.name}" for c in sorted(
-        graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name))]
-    lines += [f"job {j.name}" for j in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name)]
-    lines += [f"schedule {s.name} {s.cron_schedule}" for s in defs.resolve_schedule_defs()]
+    lines += [
+        f"check {c.asset_key.to_user_string()}:{c.name}"
+        for c in sorted(
+            graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)
+        )
+    ]
+    lines += [f"job {j.name}" for j in sorted(defs.jobs, key=lambda j: j.name)]
+    lines += [f"schedule {s.name} {s.cron_schedule}" for s in defs.schedules]
     return "\n".join(lines) + "\n"
 
 
@@ -53,7 +57,7 @@ def test_dbt_sources_are_the_dlt_assets(definitions_module):
         assert node.is_materializable, f"{raw_key} is not a dlt asset"
         children = {k.path[-1] for k in node.child_keys}
         assert model in children, f"no lineage edge {raw_key} -> {model}"
-    fact = graph.get(dg.AssetKey(["fct_cost_and_usage"]))
+    fact = graph.get(dg.AssetKey(["marts", "fct_cost_and_usage"]))
     assert fact.is_materializable and fact.partitions_def is not None
 
 
@@ -74,9 +78,7 @@ def test_partitioned_run_materialises_everything(dbt_manifest, provider_env, tmp
             partition_key=str(day), instance=dg.DagsterInstance.ephemeral()
         )
         assert result.success
-        materialized = {
-            e.asset_key for e in result.get_asset_materialization_events()
-        }
+        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
         all_keys = defs.resolve_asset_graph().get_all_asset_keys()
         assert all_keys <= materialized, f"not materialised: {all_keys - materialized}"
         checks = result.get_asset_check_evaluations()

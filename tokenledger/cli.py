@@ -106,10 +106,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_summary(load_summary(db), console)
         ok, detail = reconcile_with_truth(db, world)
         mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
-        console.print(f"{mark} fact table vs simulator ground truth, per provider and day: {detail}")
+        console.print(
+            f"{mark} fact table vs simulator ground truth, per provider and day: {detail}"
+        )
         console.print(f"\nwarehouse: {db}")
-        console.print("query it:  .venv/bin/python -c \"import duckdb; "
-                      f"print(duckdb.connect('{db}').sql('from marts.fct_cost_and_usage limit 5'))\"")
+        console.print(
+            'query it:  .venv/bin/python -c "import duckdb; '
+            f"print(duckdb.connect('{db}').sql('from marts.fct_cost_and_usage limit 5'))\""
+        )
         console.print("Dagster UI: make dagster   (then open http://127.0.0.1:3000)")
         return 0 if ok else 1
     finally:

@@ -43,7 +43,7 @@ def run_pipeline(
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ingested = run_ingestion(start, end, duckdb_path, progress=on_rows)
-    result.rows = dict(ingested.get("rows", ingested))
+    result.rows = dict(ingested["rows"])
     result.seconds["ingest"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()

@@ -98,7 +98,9 @@ def _sparkline(values: list[Decimal]) -> str:
     hi = max(values)
     if hi <= 0:
         return SPARK[0] * len(values)
-    return "".join(SPARK[min(len(SPARK) - 1, int(float(v / hi) * (len(SPARK) - 1)))] for v in values)
+    return "".join(
+        SPARK[min(len(SPARK) - 1, int(float(v / hi) * (len(SPARK) - 1)))] for v in values
+    )
 
 
 def money(value: Decimal, currency: str = "USD") -> str:

@@ -1,8 +1,8 @@
 """Ingestion assets: one dlt multi-asset per provider, one asset per dlt resource (raw table)."""
 
-from __future__ import annotations
-
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import dagster as dg
 import dlt
@@ -11,7 +11,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.anthropic import anthropic_source
 from ingestion.openai import openai_source
-from ingestion.pipeline import build_pipeline
+from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
 
@@ -31,12 +31,15 @@ class RawTableTranslator(DagsterDltTranslator):
 
 
 def _spec_pipeline(provider: str) -> dlt.Pipeline:
-    """A destination-typed pipeline object for the asset specs only; runs build their own."""
-    return dlt.pipeline(
-        pipeline_name=f"tokenledger_{provider}",
-        destination="duckdb",
-        dataset_name=f"raw_{provider}",
-        pipelines_dir=None,
+    """A destination-typed pipeline object for the asset specs only; runs build their own
+    against the warehouse resource's file."""
+    return make_pipeline(provider, "duckdb", Path(tempfile.gettempdir()) / "tokenledger_specs")
+
+
+def _run_pipeline(provider: str, duckdb_path: Path) -> dlt.Pipeline:
+    """The same pipeline `tokenledger run` uses: same name, dataset, state folder and file."""
+    return make_pipeline(
+        provider, dlt.destinations.duckdb(str(duckdb_path)), duckdb_path.parent / PIPELINES_DIRNAME
     )
 
 
@@ -61,7 +64,7 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
         yield from dlt.run(
             context=context,
             dlt_source=source_factory(start=first, end=last),
-            dlt_pipeline=build_pipeline(provider, warehouse.path()),
+            dlt_pipeline=_run_pipeline(provider, warehouse.path()),
         )
 
     return _assets

@@ -1,7 +1,5 @@
 """Transformation assets: every dbt model and seed, with dbt tests as asset checks."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from typing import Any
 
