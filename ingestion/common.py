@@ -15,11 +15,12 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -354,6 +355,11 @@ class TableSpec:
     grain: Sequence[str]
     drop: frozenset[str] = frozenset({"object"})
 
+    @property
+    def scalar_columns(self) -> frozenset[str]:
+        """Declared columns of scalar type (no nested object expected there)."""
+        return frozenset(n for n, t in self.columns.items() if not pa.types.is_nested(t))
+
 
 _NULL_PART = "\x00"
 _SEP = "\x1f"
@@ -380,24 +386,35 @@ def row_keys(columns: Sequence[pa.Array]) -> pa.Array:
     return pa.array([md5(t, usedforsecurity=False).hexdigest() for t in texts], pa.string())
 
 
-def flatten_columns(rows: Sequence[Mapping[str, Any]], prefix: str = "") -> dict[str, list]:
+def flatten_columns(
+    rows: Sequence[Mapping[str, Any]], prefix: str = "", scalars: Collection[str] = ()
+) -> dict[str, list]:
     """Column lists from result dicts; nested objects become `parent__child` columns.
 
     The union of keys over all rows becomes the columns (a field seen in any row lands; a row
     without it gets null). Lists, and objects mixed with scalars, are kept as JSON text.
+    Columns named in `scalars` (declared scalar types) skip the per-value type scan.
     """
     keys: dict[str, Any] = {}
     for row in rows:
         keys.update(row)
+    # the usual page: every row carries every field, so plain C-level item lookups suffice
+    complete = all(len(row) == len(keys) for row in rows)
     out: dict[str, list] = {}
     for key in keys:
         name = f"{prefix}{key}"
-        values = [row.get(key) for row in rows]
+        if complete:
+            values = list(map(itemgetter(key), rows))
+        else:
+            values = [row.get(key) for row in rows]
+        if name in scalars:
+            out[name] = values
+            continue
         kinds = set(map(type, values))
         kinds.discard(type(None))
         if kinds == {dict}:
             sub_rows = [v if v is not None else {} for v in values]
-            out.update(flatten_columns(sub_rows, prefix=f"{name}__"))
+            out.update(flatten_columns(sub_rows, f"{name}__", scalars))
         elif dict in kinds or list in kinds:
             out[name] = [
                 json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v for v in values
@@ -501,7 +518,7 @@ def buckets_to_arrow(
     if not rows:
         return None
 
-    columns = flatten_columns(rows)
+    columns = flatten_columns(rows, scalars=spec.scalar_columns)
     for name in spec.drop:
         columns.pop(name, None)
     for name in bucket_fields:
