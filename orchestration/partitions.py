@@ -20,7 +20,7 @@ def lookback_days() -> int:
 
 
 def days_to_fetch(context: dg.AssetExecutionContext) -> tuple[date, date]:
-    """UTC days [first, last] a partitioned run fetches: its window plus the restatement lookback."""
+    """UTC days [first, last] a partitioned run fetches: its window plus the lookback."""
     window = context.partition_time_window
     first = window.start.date() - timedelta(days=lookback_days())
     last = window.end.date() - timedelta(days=1)
