@@ -30,6 +30,28 @@ def _count_dbt_nodes() -> int:
     return sum(1 for n in nodes.values() if n["resource_type"] in ("model", "seed", "test"))
 
 
+def _existing_warehouse() -> Path:
+    db = paths.duckdb_path()
+    if not db.exists():
+        raise FileNotFoundError(
+            f"no warehouse at {db}: run `tokenledger run` or `make demo` first, "
+            "or set TOKENLEDGER_DUCKDB"
+        )
+    return db
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run one read-only SQL query on the warehouse and print the result."""
+    import duckdb
+
+    con = duckdb.connect(str(_existing_warehouse()), read_only=True)
+    try:
+        con.sql(args.query).show(max_rows=args.max_rows)
+    finally:
+        con.close()
+    return 0
+
+
 def cmd_prepare(_: argparse.Namespace) -> int:
     """Parse the dbt project so Dagster's dbt assets can load (writes target/manifest.json)."""
     from tokenledger.dbt import prepare_manifest
@@ -79,7 +101,7 @@ def cmd_summary(_: argparse.Namespace) -> int:
     """Print the spend summary of the warehouse."""
     from tokenledger.summary import load_summary, print_summary
 
-    print_summary(load_summary(paths.duckdb_path()))
+    print_summary(load_summary(_existing_warehouse()))
     return 0
 
 
@@ -111,8 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         console.print(f"\nwarehouse: {db}")
         console.print(
-            'query it:  .venv/bin/python -c "import duckdb; '
-            f"print(duckdb.connect('{db}').sql('from marts.fct_cost_and_usage limit 5'))\""
+            'query it:  .venv/bin/tokenledger sql "select * from marts.fct_cost_and_usage limit 5"'
         )
         console.print("Dagster UI: make dagster   (then open http://127.0.0.1:3000)")
         return 0 if ok else 1
@@ -153,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print where the money went")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    p.add_argument("query")
+    p.add_argument("--max-rows", type=int, default=40)
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")
     p.set_defaults(func=cmd_prepare)

@@ -34,6 +34,8 @@ def run_dbt(
 ) -> DbtRunSummary:
     """Invoke `dbt <args>` against the project; report each finished node to `on_node`.
 
+    With `on_node` (a progress display) dbt's own log lines are silenced except errors.
+
     `duckdb_path` sets TOKENLEDGER_DUCKDB for the profile; `target_path` keeps run artefacts
     away from the manifest Dagster loads (defaults to a folder beside the warehouse file).
     """
@@ -43,6 +45,7 @@ def run_dbt(
         os.environ["TOKENLEDGER_DUCKDB"] = str(duckdb_path)
     cli = [
         *args,
+        *(["--quiet"] if on_node is not None else []),
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",

@@ -92,9 +92,13 @@ def _bar(value: Decimal, largest: Decimal, width: int = 28) -> str:
     return "█" * n
 
 
-def _sparkline(values: list[Decimal]) -> str:
+def _sparkline(values: list[Decimal], width: int = 60) -> str:
+    """One character per day, or per group of days when there are more days than `width`."""
     if not values:
         return ""
+    if len(values) > width:
+        per = -(-len(values) // width)
+        values = [sum(values[i : i + per], Decimal(0)) for i in range(0, len(values), per)]
     hi = max(values)
     if hi <= 0:
         return SPARK[0] * len(values)
@@ -117,7 +121,13 @@ def print_summary(summary: SpendSummary, console: Console | None = None) -> None
         f"\n[bold]AI spend {summary.first_day} → {summary.last_day}: "
         f"{money(summary.total, cur)}[/bold]"
     )
-    console.print(f"daily  {_sparkline([c for _, c in summary.daily])}")
+    days = len(summary.daily)
+    per = -(-days // 60) if days > 60 else 1
+    unit = "day" if per == 1 else f"{per} days"
+    console.print(
+        f"spend per {unit}: {summary.first_day} {_sparkline([c for _, c in summary.daily])} "
+        f"{summary.last_day}"
+    )
 
     def table(title: str, rows: list[tuple], label_cols: list[str]) -> None:
         t = Table(title=title, title_justify="left", show_edge=False)
