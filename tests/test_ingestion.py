@@ -419,6 +419,12 @@ def test_retry_policy_honours_retry_after_then_gives_up():
     page = fetch_json_page(lambda: next(replies), provider="p", endpoint="/e", policy=policy)
     assert page.body["data"] == [] and waits[0] == 7.0 and len(waits) == 3
 
+    def time_out() -> _Response:
+        raise common.TransportFailure("ReadTimeout")
+
+    with pytest.raises(ProviderAPIError, match=r"timeout/connection error after 4 attempt"):
+        fetch_json_page(time_out, provider="p", endpoint="/e", policy=policy)
+
     with pytest.raises(ProviderAPIError, match=r"/e failed with HTTP 400 after 1 attempt"):
         fetch_json_page(
             lambda: _Response(400, b'{"error": {"message": "bad group_by"}}'),
@@ -465,3 +471,11 @@ def test_declared_columns_are_converted_tolerantly():
     text = common.to_arrow_array([1, "0.10", True, None], pa.string(), "amount")
     assert text.to_pylist() == ["1", "0.10", "true", None]
     assert common.to_arrow_array([None, None], None, "all_null_new_field") is None
+
+
+def test_admin_key_from_dlt_config_alone(sim, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_ADMIN_KEY")
+    monkeypatch.setenv("SOURCES__OPENAI__ADMIN_KEY", OPENAI_KEY)
+    last = world_days(sim)[1]
+    result = ingest(sim, tmp_path / "tl.duckdb", providers=["openai"], start=last, end=last)
+    assert result["rows"]["raw_openai.costs"] > 0
