@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
+# Extra machine set-up (browsers, BI tools, database roles): each scripts/setup.d/*.sh is
+# idempotent and quick when already done.
 setup: $(STAMP)
+	@for f in scripts/setup.d/*.sh; do if [ -e "$$f" ]; then bash "$$f" || exit 1; fi; done
 	$(BIN)/tokenledger prepare
 
 demo: setup

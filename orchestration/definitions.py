@@ -9,13 +9,11 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs import ingest, transform
-from orchestration.partitions import DAILY
 from orchestration.resources import default_resources
 
 daily_job = dg.define_asset_job(
     name="daily_cost_pipeline",
     selection=dg.AssetSelection.all(),
-    partitions_def=DAILY,
     description="Fetch every configured provider for the day (+ lookback) and rebuild the marts.",
 )
 

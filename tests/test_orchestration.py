@@ -74,7 +74,7 @@ def test_partitioned_run_materialises_everything(dbt_manifest, provider_env, tmp
         db = tmp_path / "dagster.duckdb"
         defs = build_definitions(str(db))
         day = world.start + timedelta(days=world.days - 1)
-        result = defs.get_job_def("daily_cost_pipeline").execute_in_process(
+        result = defs.resolve_job_def("daily_cost_pipeline").execute_in_process(
             partition_key=str(day), instance=dg.DagsterInstance.ephemeral()
         )
         assert result.success
