@@ -30,7 +30,10 @@ def _describe(defs: dg.Definitions) -> str:
         )
     ]
     lines += [f"job {j.name}" for j in sorted(defs.jobs, key=lambda j: j.name)]
-    lines += [f"schedule {s.name} {s.cron_schedule}" for s in defs.schedules]
+    lines += [
+        f"schedule {s.name} {defs.resolve_schedule_def(s.name).cron_schedule}"
+        for s in defs.schedules
+    ]
     return "\n".join(lines) + "\n"
 
 
