@@ -105,11 +105,22 @@ def cmd_summary(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the self-contained HTML cost report and print its path."""
+    from tokenledger.report import write_report
+
+    path = write_report(args.output, days=args.days, warehouse=_existing_warehouse())
+    print(f"report: {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator, run the pipeline over its whole history, print the summary."""
     from simulator.server import serve
     from simulator.world import World
     from tokenledger.demo import configure_env_for, reconcile_with_truth
+    from tokenledger.report import DEFAULT_OUTPUT as DEFAULT_REPORT
+    from tokenledger.report import write_report
     from tokenledger.summary import load_summary, print_summary
 
     console = Console()
@@ -135,6 +146,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(
             'query it:  .venv/bin/tokenledger sql "select * from marts.fct_cost_and_usage limit 5"'
         )
+        report = write_report(DEFAULT_REPORT, warehouse=db)
+        console.print(f"report:    {report}   (open it in a browser)")
         console.print("Dagster UI: make dagster   (then open http://127.0.0.1:3000)")
         return 0 if ok else 1
     finally:
@@ -174,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print where the money went")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("report", help="write the self-contained HTML cost report")
+    p.add_argument(
+        "--output", type=Path, default=Path("reports/tokenledger-report.html"),
+        help="where to write it (default: reports/tokenledger-report.html)",
+    )
+    p.add_argument(
+        "--days", type=int, default=90, help="days shown, ending at the last billed day (90)"
+    )
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     p.add_argument("query")
