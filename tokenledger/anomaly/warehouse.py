@@ -1,0 +1,75 @@
+"""Spend anomalies from the warehouse: usage cost series → detector → episodes + root cause.
+
+Grain of the result: one row per anomaly episode (series × first flagged day). Only usage
+charges are scored: credits, tax and purchases are not spend behaviour.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tokenledger.anomaly.detector import DetectorConfig, detect
+from tokenledger.anomaly.episodes import group_episodes
+from tokenledger.anomaly.root_cause import root_cause, top_contributor
+from tokenledger.anomaly.series import LEVELS, build_series, series_filter
+
+FACT_QUERY = """
+select
+    cast(charge_period_start as date) as date,
+    x_provider as provider,
+    sub_account_id,
+    x_api_key_id as api_key_id,
+    x_model as model,
+    x_token_type as token_type,
+    x_service_tier as service_tier,
+    sum(billed_cost) as cost
+from marts.fct_cost_and_usage
+where charge_category = 'Usage'
+group by all
+"""
+
+
+def load_usage_rows(con) -> pd.DataFrame:
+    """Daily usage cost rows from `marts.fct_cost_and_usage` (a DuckDB connection)."""
+    rows = con.sql(FACT_QUERY).df()
+    rows["cost"] = rows["cost"].astype(float)
+    return rows
+
+
+def anomalies_from_rows(
+    rows: pd.DataFrame,
+    config: DetectorConfig | None = None,
+    levels: tuple[str, ...] = tuple(LEVELS),
+    as_of: object = None,
+) -> pd.DataFrame:
+    """Episodes with series dimensions and root cause, from fact-shaped usage rows."""
+    series, meta = build_series(rows, levels)
+    scored = detect(series, config, validate=lambda f: f.reset_index(drop=True))
+    episodes = group_episodes(scored, as_of=as_of)
+    out = episodes.merge(meta, on="series_id", how="left")
+    causes = []
+    for ep in out.itertuples(index=False):
+        breakdown = root_cause(
+            rows,
+            series_filter(ep._asdict()),
+            (ep.start_date, ep.end_date),
+        )
+        top = top_contributor(breakdown) or {}
+        causes.append(
+            {
+                "root_cause_dimension": top.get("dimension"),
+                "root_cause_value": top.get("value"),
+                "root_cause_share": top.get("share_of_change"),
+            }
+        )
+    cause_cols = ["root_cause_dimension", "root_cause_value", "root_cause_share"]
+    causes_frame = pd.DataFrame(causes, columns=cause_cols, index=out.index)
+    return pd.concat([out, causes_frame], axis=1)
+
+
+def detect_from_warehouse(
+    con, config: DetectorConfig | None = None, as_of: object = None
+) -> pd.DataFrame:
+    """Anomaly episodes over provider, provider × model, sub-account and API-key series of
+    the warehouse's usage cost, ranked by |impact|, each with its largest root cause."""
+    return anomalies_from_rows(load_usage_rows(con), config, as_of=as_of)
