@@ -68,9 +68,7 @@ def _row_name(pos: int, row_offset: int, noun: str) -> str:
     return f"{noun} {pos + row_offset}"
 
 
-def prepare_input(
-    frame: pd.DataFrame, row_offset: int = 0, noun: str = "row"
-) -> pd.DataFrame:
+def prepare_input(frame: pd.DataFrame, row_offset: int = 0, noun: str = "row") -> pd.DataFrame:
     """Check and coerce `series_id, date, cost` input; errors name the first bad row.
 
     Rejected: missing columns, empty series ids, unparseable dates, non-numeric, non-finite or
@@ -263,9 +261,7 @@ def _score_block(cost: np.ndarray, cal: _Calendar, cfg: DetectorConfig) -> dict[
     expected = np.maximum(np.exp(expected_log) - off, 0.0)
     band_hi = np.exp(expected_log + cfg.threshold * sigma) - off
     band_lo = np.exp(expected_log - cfg.threshold * sigma) - off
-    upper = np.maximum.reduce(
-        [band_hi, expected + cfg.min_impact, expected * (1 + cfg.min_pct)]
-    )
+    upper = np.maximum.reduce([band_hi, expected + cfg.min_impact, expected * (1 + cfg.min_pct)])
     lower = np.maximum(
         np.minimum.reduce([band_lo, expected - cfg.min_impact, expected * (1 - cfg.min_pct)]),
         0.0,

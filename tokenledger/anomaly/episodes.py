@@ -58,7 +58,9 @@ def group_episodes(
     direction = flagged["direction"].to_numpy()
     new = np.ones(len(flagged), dtype=bool)
     new[1:] = (
-        (sid[1:] != sid[:-1]) | (np.diff(day) > max_gap_days + 1) | (direction[1:] != direction[:-1])
+        (sid[1:] != sid[:-1])
+        | (np.diff(day) > max_gap_days + 1)
+        | (direction[1:] != direction[:-1])
     )
     flagged["episode"] = np.cumsum(new)
     flagged["abs_impact"] = flagged["impact"].abs()

@@ -60,16 +60,21 @@ def root_cause(
         if len(both) <= 1:
             continue
         both["change"] = both["window_daily"] - both["baseline_daily"]
-        both["share_of_change"] = (
-            both["change"] / total_change if total_change != 0 else np.nan
-        )
+        both["share_of_change"] = both["change"] / total_change if total_change != 0 else np.nan
         both = both.reindex(both["change"].abs().sort_values(ascending=False).index)
         both["rank"] = np.arange(1, len(both) + 1)
         both.insert(0, "value", both.index.astype(str))
         both.insert(0, "dimension", dim)
         parts.append(both.reset_index(drop=True))
-    cols = ["dimension", "value", "baseline_daily", "window_daily", "change",
-            "share_of_change", "rank"]
+    cols = [
+        "dimension",
+        "value",
+        "baseline_daily",
+        "window_daily",
+        "change",
+        "share_of_change",
+        "rank",
+    ]
     if not parts:
         return pd.DataFrame({c: [] for c in cols})
     return pd.concat(parts, ignore_index=True)[cols]

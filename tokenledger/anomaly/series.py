@@ -75,9 +75,7 @@ def build_series(
             )
         )
         meta = (
-            keys.set_index("series_id")
-            .reindex(pd.Index(uniques, name="series_id"))
-            .reset_index()
+            keys.set_index("series_id").reindex(pd.Index(uniques, name="series_id")).reset_index()
         )
         meta["level"] = level
         for c in SERIES_META_COLUMNS:
