@@ -236,10 +236,12 @@ class ReportData:
 
     @property
     def providers(self) -> list[str]:
+        """The providers present, in a fixed order (so stacks look alike report to report)."""
         totals: dict[str, float] = defaultdict(float)
         for (_, p), c in self.daily_provider.items():
             totals[p] += c
-        return sorted(totals, key=lambda p: -totals[p])
+        known = list(PROVIDER_COLOURS)
+        return sorted(totals, key=lambda p: (known.index(p) if p in known else len(known), p))
 
     def daily_total(self) -> dict[date, float]:
         out: dict[date, float] = defaultdict(float)
@@ -603,9 +605,11 @@ def burn_up_numbers(data: ReportData) -> dict[str, Any]:
         running += totals.get(month + timedelta(days=i), 0.0)
         this_cum.append(running)
     prev_cum, running = [], 0.0
+    prev_from = max(prev, data.first_day)
     for i in range(prev_last.day):
-        running += totals.get(prev + timedelta(days=i), 0.0)
-        prev_cum.append(running)
+        day = prev + timedelta(days=i)
+        running += totals.get(day, 0.0)
+        prev_cum.append(running if day >= prev_from else None)
     days_in_month = calendar.monthrange(last.year, last.month)[1]
     trailing = [totals.get(last - timedelta(days=k), 0.0) for k in range(7)]
     run_rate = sum(trailing) / 7
@@ -615,8 +619,7 @@ def burn_up_numbers(data: ReportData) -> dict[str, Any]:
         "prev": prev,
         "this": this_cum,
         "prev_cum": prev_cum,
-        "prev_complete": data.first_day <= prev,
-        "prev_same_day": prev_cum[min(last.day, len(prev_cum)) - 1],
+        "prev_from": prev_from,
         "days_in_month": days_in_month,
         "forecast": forecast,
         "budget": data.budget.amount if data.budget else None,
@@ -627,12 +630,15 @@ def chart_burn_up(data: ReportData) -> str:
     """Cumulative spend this month vs last month's pace, a run-rate forecast, any budget."""
     b = burn_up_numbers(data)
     fig, ax = _figure(3.4)
-    x_prev = list(range(1, len(b["prev_cum"]) + 1))
+    x_prev = [i + 1 for i, v in enumerate(b["prev_cum"]) if v is not None]
+    y_prev = [v for v in b["prev_cum"] if v is not None]
+    partial = "" if b["prev_from"] == b["prev"] else f", data from {b['prev_from']:%d %b} only"
     x_this = list(range(1, len(b["this"]) + 1))
-    ax.plot(
-        x_prev, b["prev_cum"], color="#9aa5b1", linewidth=2, linestyle=(0, (4, 3)),
-        label=f"{b['prev']:%B} (last month)" + ("" if b["prev_complete"] else ", partial data"),
-    )
+    if x_prev:
+        ax.plot(
+            x_prev, y_prev, color="#9aa5b1", linewidth=2, linestyle=(0, (4, 3)),
+            label=f"{b['prev']:%B} (last month{partial})",
+        )
     ax.plot(x_this, b["this"], color=INK, linewidth=2.6, label=f"{b['month']:%B} to date")
     ax.plot(
         [x_this[-1], b["days_in_month"]], [b["this"][-1], b["forecast"]], color=INK,
