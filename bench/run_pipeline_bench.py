@@ -52,7 +52,7 @@ def duckdb_arrow_lower_bound(db: Path) -> tuple[int, float]:
         "select table_schema, table_name from information_schema.tables where table_schema "
         "like 'raw_%' and table_name not like '_dlt%'"
     ).fetchall()
-    arrows = [src.execute(f'select * from "{s}"."{t}"').arrow() for s, t in tables]
+    arrows = [src.execute(f'select * from "{s}"."{t}"').to_arrow_table() for s, t in tables]
     src.close()
     dst = duckdb.connect()
     rows = 0
@@ -108,7 +108,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.duckdb"
             t0 = time.perf_counter()
-            result = run_pipeline(start, start + timedelta(days=args.days - 1), db)
+            result = run_pipeline(
+                start, start + timedelta(days=args.days - 1), db, on_node=lambda *_: None
+            )
             wall = time.perf_counter() - t0
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             rows = sum(result.rows.values())

@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tokenledger import dbt as tokenledger_dbt
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 DAY1 = dt.date(2026, 1, 5)
@@ -389,37 +391,10 @@ def create_raw_duckdb(path: Path, schemas: tuple[str, ...] = ("raw_openai", "raw
 
 def run_dbt(args: list[str], target_dir: Path) -> tuple[bool, dict[str, str]]:
     """`dbt <args>` in-process against the project; (success, node unique_id → status)."""
-    from dbt.cli.main import dbtRunner
-
-    # keep the DuckDB file open between nodes (twice as fast); these tests read it through
-    # read-write connections, which share the open database. Restored afterwards so other
-    # tests get the default (closed after the run).
-    previous = os.environ.get("TOKENLEDGER_DUCKDB_KEEP_OPEN")
-    os.environ["TOKENLEDGER_DUCKDB_KEEP_OPEN"] = "true"
-    try:
-        result = dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--target-path",
-                str(target_dir / "target"),
-                "--log-path",
-                str(target_dir / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        if previous is None:
-            os.environ.pop("TOKENLEDGER_DUCKDB_KEEP_OPEN", None)
-        else:
-            os.environ["TOKENLEDGER_DUCKDB_KEEP_OPEN"] = previous
-    statuses: dict[str, str] = {}
-    if result.result is not None and hasattr(result.result, "results"):
-        statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
-    return bool(result.success), statuses
+    summary = tokenledger_dbt.run_dbt(
+        [*args, "--quiet"], target_path=target_dir / "target", raise_on_failure=False
+    )
+    return summary.success, summary.statuses
 
 
 def _by_suffix(statuses: dict[str, str], name: str) -> str:

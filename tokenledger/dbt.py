@@ -18,6 +18,7 @@ class DbtBuildError(RuntimeError):
 class DbtRunSummary:
     """What one dbt invocation did: node name → status, and the failures with messages."""
 
+    success: bool = False
     statuses: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -65,7 +66,10 @@ def run_dbt(
             node = event.data.node_info
             on_node(node.unique_id, node.node_status)
 
-    result = dbtRunner(callbacks=[_callback]).invoke(cli)
+    try:
+        result = dbtRunner(callbacks=[_callback]).invoke(cli)
+    finally:
+        _release_duckdb()
     if result.result is not None and hasattr(result.result, "results"):
         for res in result.result.results:
             status = str(res.status)
@@ -74,10 +78,25 @@ def run_dbt(
                 summary.failures.append(f"{res.node.unique_id}: {status}: {res.message}")
             elif status == "warn":
                 summary.warnings.append(f"{res.node.unique_id}: {res.message}")
+    summary.success = bool(result.success)
     if raise_on_failure and not result.success:
         detail = "\n".join(summary.failures) or str(result.exception or "dbt failed")
         raise DbtBuildError(f"dbt {' '.join(args)} failed:\n{detail}")
     return summary
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a run, so the
+    CLI, tests and the next step can open the file (read-only or read-write) themselves."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def prepare_manifest() -> Path:
