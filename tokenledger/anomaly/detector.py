@@ -49,7 +49,7 @@ class DetectorConfig:
     min_impact: float = 10.0  # |actual − expected| must be at least this many dollars …
     min_pct: float = 0.25  # … and at least this share of the expected cost
     warmup_days: int = 21  # no alert before this many days of history
-    level_window: int = 14
+    level_window: int = 21
     trend_damping: float = 0.5  # 0 = no trend, 1 = full robust slope
     max_trend_step: float = 0.1  # cap of the trend's move (log) — a level shift is no trend
     season_weeks: int = 8

@@ -17,9 +17,20 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "model": ("provider", "model"),
     "sub_account": ("provider", "sub_account_id"),
     "api_key": ("provider", "api_key_id"),
+    # token mix per sub-account: a broken prompt cache shows as cached input falling to ~0
+    "sub_account_token_type": ("provider", "sub_account_id", "token_type"),
 }
-SERIES_META_COLUMNS = ("series_id", "level", "provider", "sub_account_id", "api_key_id", "model")
-NULL_LABEL = {"sub_account_id": "default", "model": "none"}
+DEFAULT_LEVELS = ("provider", "model", "sub_account", "api_key", "sub_account_token_type")
+SERIES_META_COLUMNS = (
+    "series_id",
+    "level",
+    "provider",
+    "sub_account_id",
+    "api_key_id",
+    "model",
+    "token_type",
+)
+NULL_LABEL = {"sub_account_id": "default", "model": "none", "token_type": "none"}
 
 
 def _label(level: str, keys: pd.DataFrame) -> pd.Series:
@@ -33,7 +44,7 @@ def _label(level: str, keys: pd.DataFrame) -> pd.Series:
 
 
 def build_series(
-    rows: pd.DataFrame, levels: tuple[str, ...] = tuple(LEVELS)
+    rows: pd.DataFrame, levels: tuple[str, ...] = DEFAULT_LEVELS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(series[series_id, date, cost], meta[series_id, level, provider, sub_account_id,
     api_key_id, model]) for every series of the given levels found in `rows`.

@@ -11,7 +11,7 @@ import pandas as pd
 from tokenledger.anomaly.detector import DetectorConfig, detect
 from tokenledger.anomaly.episodes import group_episodes
 from tokenledger.anomaly.root_cause import root_cause, top_contributor
-from tokenledger.anomaly.series import LEVELS, build_series, series_filter
+from tokenledger.anomaly.series import DEFAULT_LEVELS, build_series, series_filter
 
 FACT_QUERY = """
 select
@@ -39,7 +39,7 @@ def load_usage_rows(con) -> pd.DataFrame:
 def anomalies_from_rows(
     rows: pd.DataFrame,
     config: DetectorConfig | None = None,
-    levels: tuple[str, ...] = tuple(LEVELS),
+    levels: tuple[str, ...] = DEFAULT_LEVELS,
     as_of: object = None,
 ) -> pd.DataFrame:
     """Episodes with series dimensions and root cause, from fact-shaped usage rows."""
