@@ -10,24 +10,35 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dlt import DagsterDltResource
 
 from tokenledger import paths
+from tokenledger.warehouse import Warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file every asset reads and writes.
+    """The warehouse every asset reads and writes: DuckDB or PostgreSQL (tokenledger.warehouse).
 
-    Left empty, the path comes from TOKENLEDGER_DUCKDB when a run starts (not at import time).
+    Left empty, everything comes from the environment when a run starts (not at import time):
+    TOKENLEDGER_WAREHOUSE picks the engine, TOKENLEDGER_DUCKDB / TOKENLEDGER_PG_* the place.
+    A `duckdb_path` alone means DuckDB at that file.
     """
 
+    engine: str | None = None
     duckdb_path: str | None = None
+    pg_database: str | None = None
+
+    def warehouse(self) -> Warehouse:
+        """The resolved warehouse, created if missing, its dbt profile env vars exported (the
+        dbt CLI resource runs dbt as a subprocess that inherits them)."""
+        engine = self.engine or ("duckdb" if self.duckdb_path else None)
+        wh = Warehouse.from_env(engine, duckdb_path=self.duckdb_path, pg_database=self.pg_database)
+        wh.ensure_exists()
+        wh.export_env()
+        return wh
 
     def path(self) -> Path:
-        """The resolved warehouse file; also exported to TOKENLEDGER_DUCKDB for dbt's profile."""
-        import os
-
-        resolved = Path(self.duckdb_path).resolve() if self.duckdb_path else paths.duckdb_path()
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        os.environ["TOKENLEDGER_DUCKDB"] = str(resolved)
-        return resolved
+        """The work folder of the warehouse: the DuckDB file itself, or (PostgreSQL) the folder
+        that holds dlt's state and dbt's artefacts."""
+        wh = self.warehouse()
+        return wh.duckdb_path if not wh.is_postgres else wh.work_dir()
 
 
 def dbt_project() -> DbtProject:

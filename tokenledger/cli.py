@@ -30,25 +30,41 @@ def _count_dbt_nodes() -> int:
     return sum(1 for n in nodes.values() if n["resource_type"] in ("model", "seed", "test"))
 
 
-def _existing_warehouse() -> Path:
-    db = paths.duckdb_path()
-    if not db.exists():
-        raise FileNotFoundError(
-            f"no warehouse at {db}: run `tokenledger run` or `make demo` first, "
-            "or set TOKENLEDGER_DUCKDB"
-        )
-    return db
+def _warehouse(args: argparse.Namespace):
+    """The warehouse of this command: --warehouse, else TOKENLEDGER_WAREHOUSE (default DuckDB)."""
+    from tokenledger.warehouse import Warehouse
+
+    return Warehouse.from_env(getattr(args, "warehouse", None))
+
+
+def _existing_warehouse(args: argparse.Namespace | None = None):
+    """The configured warehouse, once it is known to hold something to read."""
+    warehouse = _warehouse(args) if args is not None else _warehouse(argparse.Namespace())
+    warehouse.ensure_readable()
+    return warehouse
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run one read-only SQL query on the warehouse and print the result."""
-    import duckdb
+    warehouse = _existing_warehouse(args)
+    if not warehouse.is_postgres:
+        import duckdb
 
-    con = duckdb.connect(str(_existing_warehouse()), read_only=True)
-    try:
-        con.sql(args.query).show(max_rows=args.max_rows)
-    finally:
-        con.close()
+        con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
+        try:
+            con.sql(args.query).show(max_rows=args.max_rows)
+        finally:
+            con.close()
+        return 0
+    from rich.table import Table
+
+    columns, rows = warehouse.query(args.query)
+    table = Table(show_edge=False, caption=f"{len(rows)} rows" if rows else "0 rows")
+    for col in columns:
+        table.add_column(col)
+    for row in rows[: args.max_rows]:
+        table.add_row(*["NULL" if v is None else str(v) for v in row])
+    Console().print(table)
     return 0
 
 
@@ -61,12 +77,12 @@ def cmd_prepare(_: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(start: date | None, end: date | None, db: Path, console: Console):
+def _run_with_progress(start: date | None, end: date | None, warehouse, console: Console):
     from tokenledger.pipeline import run_pipeline
     from tokenledger.progress import pipeline_progress
 
     with pipeline_progress(console, _count_dbt_nodes()) as prog:
-        return run_pipeline(start, end, db, on_rows=prog.on_rows, on_node=prog.on_node)
+        return run_pipeline(start, end, warehouse, on_rows=prog.on_rows, on_node=prog.on_node)
 
 
 def _print_run_result(result, console: Console) -> None:
@@ -88,20 +104,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.start and args.end and args.end < args.start:
         console.print("[red]--end is before --start[/red]")
         return 2
-    db = paths.duckdb_path()
-    result = _run_with_progress(args.start, args.end, db, console)
+    warehouse = _warehouse(args)
+    result = _run_with_progress(args.start, args.end, warehouse, console)
     _print_run_result(result, console)
     if not args.quiet:
-        print_summary(load_summary(db), console)
-    console.print(f"warehouse: {db}")
+        print_summary(load_summary(warehouse), console)
+    console.print(f"warehouse: {warehouse.describe()}")
     return 0
 
 
-def cmd_summary(_: argparse.Namespace) -> int:
+def cmd_summary(args: argparse.Namespace) -> int:
     """Print the spend summary of the warehouse."""
     from tokenledger.summary import load_summary, print_summary
 
-    print_summary(load_summary(_existing_warehouse()))
+    print_summary(load_summary(_existing_warehouse(args)))
     return 0
 
 
@@ -109,7 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the self-contained HTML cost report and print its path."""
     from tokenledger.report import write_report
 
-    path = write_report(args.output, days=args.days, warehouse=_existing_warehouse())
+    path = write_report(args.output, days=args.days, warehouse=_warehouse(args))
     print(f"report: {path}")
     return 0
 
@@ -124,29 +140,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tokenledger.summary import load_summary, print_summary
 
     console = Console()
+    warehouse = _warehouse(args)
     world = World(seed=args.seed, days=args.days)
     server = serve(world)
     try:
         configure_env_for(server)
-        db = paths.duckdb_path()
         first, last = world.start, world.start + timedelta(days=world.days - 1)
         console.print(
             f"[bold]tokenledger demo[/bold]: simulated organisation (seed {args.seed}), "
             f"{world.days} days {first} → {last}, providers OpenAI + Anthropic on {server.url}"
         )
-        result = _run_with_progress(first, last, db, console)
+        result = _run_with_progress(first, last, warehouse, console)
         _print_run_result(result, console)
-        print_summary(load_summary(db), console)
-        ok, detail = reconcile_with_truth(db, world)
+        print_summary(load_summary(warehouse), console)
+        ok, detail = reconcile_with_truth(warehouse, world)
         mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
         console.print(
             f"{mark} fact table vs simulator ground truth, per provider and day: {detail}"
         )
-        console.print(f"\nwarehouse: {db}")
+        console.print(f"\nwarehouse: {warehouse.describe()}")
+        flag = " --warehouse postgres" if warehouse.is_postgres else ""
         console.print(
-            'query it:  .venv/bin/tokenledger sql "select * from marts.fct_cost_and_usage limit 5"'
+            f"query it:  .venv/bin/tokenledger sql{flag} "
+            '"select * from marts.fct_cost_and_usage limit 5"'
         )
-        report = write_report(DEFAULT_REPORT, warehouse=db)
+        report = write_report(DEFAULT_REPORT, warehouse=warehouse)
         console.print(f"report:    {report}   (open it in a browser)")
         console.print("Dagster UI: make dagster   (then open http://127.0.0.1:3000)")
         return 0 if ok else 1
@@ -169,6 +187,15 @@ def cmd_simulate_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_warehouse_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--warehouse",
+        choices=["duckdb", "postgres"],
+        default=None,
+        help="warehouse engine (default: TOKENLEDGER_WAREHOUSE, else duckdb)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="tokenledger", description=__doc__)
@@ -178,14 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_day, help="first UTC day (default: resume incrementally)")
     p.add_argument("--end", type=_day, help="last UTC day, included (default: today)")
     p.add_argument("--quiet", action="store_true", help="no summary")
+    _add_warehouse_arg(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="simulator → DuckDB → marts → summary")
+    p = sub.add_parser("demo", help="simulator → DuckDB or PostgreSQL → marts → summary")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--days", type=int, default=90)
+    _add_warehouse_arg(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("summary", help="print where the money went")
+    _add_warehouse_arg(p)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("report", help="write the self-contained HTML cost report")
@@ -196,11 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--days", type=int, default=90, help="days shown, ending at the last billed day (90)"
     )
+    _add_warehouse_arg(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sql", help="run a read-only SQL query on the warehouse")
     p.add_argument("query")
     p.add_argument("--max-rows", type=int, default=40)
+    _add_warehouse_arg(p)
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")

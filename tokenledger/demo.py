@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
+from tokenledger.warehouse import Warehouse
 
 SIM_OPENAI_KEY = "sk-admin-sim"
 SIM_ANTHROPIC_KEY = "sk-ant-admin01-sim"
@@ -22,16 +22,18 @@ def configure_env_for(server) -> None:
     os.environ["ANTHROPIC_BASE_URL"] = server.url
 
 
-def fact_cost_by_provider_day(duckdb_path: Path) -> dict[tuple[str, str], Decimal]:
-    """Σ billed_cost in marts.fct_cost_and_usage per (provider slug, UTC day)."""
-    con = duckdb.connect(str(duckdb_path), read_only=True)
-    try:
+def fact_cost_by_provider_day(
+    warehouse: Warehouse | Path | None = None,
+) -> dict[tuple[str, str], Decimal]:
+    """Σ billed_cost in marts.fct_cost_and_usage per (provider slug, UTC day).
+
+    `warehouse` defaults to the configured one; a Path is a DuckDB file.
+    """
+    with Warehouse.resolve(warehouse).reader() as con:
         rows = con.execute(
             "select x_provider, charge_period_start::date::varchar, sum(billed_cost)::varchar "
             "from marts.fct_cost_and_usage group by 1, 2"
         ).fetchall()
-    finally:
-        con.close()
     return {(p, d): Decimal(c) for p, d, c in rows}
 
 
@@ -56,9 +58,9 @@ def compare_to_the_cent(
     return problems
 
 
-def reconcile_with_truth(duckdb_path: Path, world) -> tuple[bool, str]:
+def reconcile_with_truth(warehouse: Warehouse | Path | None, world) -> tuple[bool, str]:
     """Does the fact table equal the simulator's ground truth per provider and day?"""
-    fact = fact_cost_by_provider_day(duckdb_path)
+    fact = fact_cost_by_provider_day(warehouse)
     truth = truth_cost_by_provider_day(world.truth_billed_cost())
     problems = compare_to_the_cent(fact, truth)
     if problems:

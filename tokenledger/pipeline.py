@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from tokenledger.dbt import DbtRunSummary, run_dbt
+from tokenledger.warehouse import Warehouse
 
 
 @dataclass
@@ -27,32 +28,42 @@ class PipelineResult:
 def run_pipeline(
     start: date | None,
     end: date | None,
-    duckdb_path: Path,
+    warehouse: Warehouse | Path | None = None,
     *,
     on_rows: Callable[[str, str, int], None] | None = None,
     on_node: Callable[[str, str], None] | None = None,
 ) -> PipelineResult:
     """Ingest every configured provider for the UTC days [start, end] and rebuild the marts.
 
+    `warehouse` defaults to the configured one (TOKENLEDGER_WAREHOUSE); a Path is a DuckDB file.
     Raises when no provider is configured, when a provider keeps failing after retries, or
     when a blocking dbt test (grain, reconciliation) fails.
     """
     from ingestion.pipeline import run_ingestion
 
+    warehouse = Warehouse.resolve(warehouse)
     result = PipelineResult()
-    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    warehouse.ensure_exists()
     t0 = time.perf_counter()
-    ingested = run_ingestion(start, end, duckdb_path, progress=on_rows)
+    ingested = run_ingestion(
+        start,
+        end,
+        warehouse.ingestion_path(),
+        progress=on_rows,
+        destination=warehouse.dlt_destination(),
+    )
     result.rows = dict(ingested["rows"])
     result.seconds["ingest"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    result.dbt = run_dbt(
-        ["build"],
-        duckdb_path=duckdb_path,
-        target_path=duckdb_path.parent / "dbt_target",
-        on_node=on_node,
-    )
+    with warehouse.dbt_environment():
+        result.dbt = run_dbt(
+            ["build"],
+            target=warehouse.dbt_target,
+            target_path=warehouse.work_dir() / "dbt_target",
+            on_node=on_node,
+        )
+    warehouse.after_build()
     result.seconds["transform"] = time.perf_counter() - t1
     result.seconds["total"] = time.perf_counter() - t0
     return result

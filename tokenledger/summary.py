@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 from rich.console import Console
 from rich.table import Table
+
+from tokenledger.warehouse import Warehouse
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -32,10 +33,13 @@ class SpendSummary:
     prior_30: Decimal
 
 
-def load_summary(duckdb_path: Path, top: int = 5) -> SpendSummary:
-    """Query the fact table for the summary's numbers (read-only connection)."""
-    con = duckdb.connect(str(duckdb_path), read_only=True)
-    try:
+def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> SpendSummary:
+    """Query the fact table for the summary's numbers (read-only connection).
+
+    `warehouse` defaults to the configured one; a Path is a DuckDB file. The SQL is portable:
+    DuckDB and PostgreSQL both run it.
+    """
+    with Warehouse.resolve(warehouse).reader() as con:
         fact = "marts.fct_cost_and_usage"
         total, currency, first_day, last_day = con.execute(
             f"select coalesce(sum(billed_cost), 0), coalesce(min(billing_currency), 'USD'), "
@@ -69,8 +73,6 @@ def load_summary(duckdb_path: Path, top: int = 5) -> SpendSummary:
             from {fact}, bounds
             """
         ).fetchone()
-    finally:
-        con.close()
     return SpendSummary(
         total=Decimal(total),
         currency=currency,

@@ -14,6 +14,7 @@ from ingestion.openai import openai_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
+from tokenledger.warehouse import Warehouse
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -36,10 +37,10 @@ def _spec_pipeline(provider: str) -> dlt.Pipeline:
     return make_pipeline(provider, "duckdb", Path(tempfile.gettempdir()) / "tokenledger_specs")
 
 
-def _run_pipeline(provider: str, duckdb_path: Path) -> dlt.Pipeline:
-    """The same pipeline `tokenledger run` uses: same name, dataset, state folder and file."""
+def _run_pipeline(provider: str, warehouse: Warehouse) -> dlt.Pipeline:
+    """The same pipeline `tokenledger run` uses: same name, dataset, state folder, warehouse."""
     return make_pipeline(
-        provider, dlt.destinations.duckdb(str(duckdb_path)), duckdb_path.parent / PIPELINES_DIRNAME
+        provider, warehouse.dlt_destination(), warehouse.work_dir() / PIPELINES_DIRNAME
     )
 
 
@@ -64,7 +65,7 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
         yield from dlt.run(
             context=context,
             dlt_source=source_factory(start=first, end=last),
-            dlt_pipeline=_run_pipeline(provider, warehouse.path()),
+            dlt_pipeline=_run_pipeline(provider, warehouse.warehouse()),
         )
 
     return _assets

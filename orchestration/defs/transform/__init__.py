@@ -36,8 +36,9 @@ def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterable:
     """Rebuild the models (they re-derive every day from raw) and run their tests as checks."""
-    warehouse.path()  # exports TOKENLEDGER_DUCKDB for dbt's profile
+    wh = warehouse.warehouse()  # exports the env vars dbt's profile reads (engine, place)
     yield from dbt.cli(["build"], context=context).stream()
+    wh.after_build()  # PostgreSQL: the BI role may read marts, and nothing else
 
 
 defs = dg.Definitions(assets=[dbt_models])
