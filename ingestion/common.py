@@ -579,3 +579,70 @@ def advance_state(state: dict[str, Any], last: date, today: date) -> None:
 
 class MissingCredentials(RuntimeError):
     """A provider was asked to run without its admin key."""
+
+
+def require_admin_key(provider: str, admin_key: str | None, key_env: str) -> str:
+    """The admin key given (dlt secrets) or from `key_env`; registered for log redaction."""
+    key = admin_key or os.environ.get(key_env)
+    if not key:
+        raise MissingCredentials(
+            f"{provider}: no admin key; set {key_env} or sources.{provider}.admin_key"
+        )
+    register_secret(key)
+    return key
+
+
+def resource_day_window(
+    start: date | None, end: date | None
+) -> tuple[dict[str, Any], date, date, date]:
+    """(dlt resource state, first day, last day, today) of a run: explicit days, or resume
+    from the state's last loaded day minus the lookback. Call inside a running resource."""
+    import dlt
+
+    state = dlt.current.resource_state()
+    today = utc_today()
+    first, last = resolve_day_range(
+        start, end, state_last_day(state), lookback=lookback_days(), today=today
+    )
+    return state, first, last, today
+
+
+def read_bucket_pages(
+    send_page: Callable[[dict[str, Any]], Callable[[], ResponseLike]],
+    params: dict[str, Any],
+    spec: TableSpec,
+    *,
+    provider: str,
+    endpoint: str,
+    decimals_as_text: bool,
+    bucket_fields: Sequence[str],
+    bucket_day: Callable[[Any], date],
+    organization_header: str,
+    day_range: tuple[date, date],
+) -> Iterator[pa.Table]:
+    """One Arrow table per page of a bucketed usage/cost endpoint, following `next_page`.
+
+    `send_page(params)` returns the request thunk for one page; pages are retried by
+    `fetch_json_page` and converted by `buckets_to_arrow` (empty pages yield nothing).
+    """
+
+    def fetch_page(cursor: str | None) -> Page:
+        page_params = params if cursor is None else {**params, "page": cursor}
+        return fetch_json_page(
+            send_page(page_params),
+            provider=provider,
+            endpoint=endpoint,
+            parse_float=str if decimals_as_text else None,
+        )
+
+    for page in paginate(fetch_page, provider=provider, endpoint=endpoint):
+        table = buckets_to_arrow(
+            page.body["data"],
+            spec,
+            bucket_fields=bucket_fields,
+            bucket_day=bucket_day,
+            billing_account_id=header(page.headers, organization_header),
+            day_range=day_range,
+        )
+        if table is not None:
+            yield table

@@ -437,12 +437,10 @@ def test_retry_policy_honours_retry_after_then_gives_up():
 def test_schema_drift_lands_new_fields_as_columns_and_missing_ones_as_null(
     sim, tmp_path, monkeypatch
 ):
-    import ingestion.anthropic as anthropic_ingestion
-
     db = tmp_path / "tl.duckdb"
     first, last = world_days(sim)
     ingest(sim, db, providers=["anthropic"])
-    real_fetch = anthropic_ingestion.fetch_json_page
+    real_fetch = common.fetch_json_page
 
     def drifted(*args: Any, **kwargs: Any) -> common.Page:
         page = real_fetch(*args, **kwargs)
@@ -452,7 +450,7 @@ def test_schema_drift_lands_new_fields_as_columns_and_missing_ones_as_null(
                 result.pop("service_tier", None)  # and one it stops sending
         return page
 
-    monkeypatch.setattr(anthropic_ingestion, "fetch_json_page", drifted)
+    monkeypatch.setattr(common, "fetch_json_page", drifted)
     ingest(sim, db, providers=["anthropic"], start=last - timedelta(days=1), end=last)
     with duckdb.connect(str(db), read_only=True) as con:
         by_day = con.execute(

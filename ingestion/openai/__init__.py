@@ -22,23 +22,16 @@ from dlt.sources import DltResource
 
 from ingestion.common import (
     MERGE_HINTS,
-    MissingCredentials,
-    Page,
     ResponseLike,
     TableSpec,
     TransportFailure,
     advance_state,
-    buckets_to_arrow,
     day_start_unix,
-    fetch_json_page,
-    header,
-    lookback_days,
-    paginate,
+    read_bucket_pages,
     register_secret,
-    resolve_day_range,
-    state_last_day,
+    require_admin_key,
+    resource_day_window,
     unix_to_day,
-    utc_today,
 )
 
 PROVIDER = "openai"
@@ -177,26 +170,18 @@ def fetch_endpoint(
         "group_by": list(endpoint.group_by),
     }
 
-    def fetch_page(cursor: str | None) -> Page:
-        page_params = params if cursor is None else {**params, "page": cursor}
-        return fetch_json_page(
-            _sender(call, page_params),
-            provider=PROVIDER,
-            endpoint=endpoint.path,
-            parse_float=str if endpoint.decimals_as_text else None,
-        )
-
-    for page in paginate(fetch_page, provider=PROVIDER, endpoint=endpoint.path):
-        table = buckets_to_arrow(
-            page.body["data"],
-            endpoint.spec,
-            bucket_fields=("start_time", "end_time"),
-            bucket_day=unix_to_day,
-            billing_account_id=header(page.headers, ORGANIZATION_HEADER),
-            day_range=(first, last),
-        )
-        if table is not None:
-            yield table
+    yield from read_bucket_pages(
+        lambda page_params: _sender(call, page_params),
+        params,
+        endpoint.spec,
+        provider=PROVIDER,
+        endpoint=endpoint.path,
+        decimals_as_text=endpoint.decimals_as_text,
+        bucket_fields=("start_time", "end_time"),
+        bucket_day=unix_to_day,
+        organization_header=ORGANIZATION_HEADER,
+        day_range=(first, last),
+    )
 
 
 def _resource(
@@ -209,23 +194,11 @@ def _resource(
     """The dlt resource of one endpoint; credentials, dates and state resolve when it runs."""
 
     def read_endpoint() -> Iterator[pa.Table]:
-        key = admin_key or os.environ.get(ADMIN_KEY_ENV)
-        if not key:
-            raise MissingCredentials(
-                f"{PROVIDER}: no admin key; set {ADMIN_KEY_ENV} or sources.openai.admin_key"
-            )
-        register_secret(key)
+        key = require_admin_key(PROVIDER, admin_key, ADMIN_KEY_ENV)
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        state = dlt.current.resource_state()
-        today = utc_today()
-        first, last = resolve_day_range(
-            start, end, state_last_day(state), lookback=lookback_days(), today=today
-        )
-        client = _client(key, url)
-        try:
+        state, first, last, today = resource_day_window(start, end)
+        with _client(key, url) as client:
             yield from fetch_endpoint(client, endpoint, first, last)
-        finally:
-            client.close()
         advance_state(state, last, today)
 
     return dlt.resource(read_endpoint, name=endpoint.resource, **MERGE_HINTS)
