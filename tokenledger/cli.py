@@ -172,6 +172,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         server.shutdown()
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Score a CSV of daily cost series for spend anomalies (same detector as the pipeline)."""
+    from tokenledger.anomaly.csvio import detect_csv
+
+    done = detect_csv(args.input, args.output)
+    print(
+        f"scored {done.rows:,} rows in {done.series:,} series: {done.anomalous_days:,} "
+        f"anomalous days in {done.episodes:,} episodes → {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_simulate_serve(args: argparse.Namespace) -> int:
     """Serve the simulated providers on loopback until interrupted."""
     from simulator.server import run_server
@@ -234,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=40)
     _add_warehouse_arg(p)
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("detect", help="flag spend anomalies in a CSV of daily cost series")
+    p.add_argument("--input", required=True, help="CSV with series_id,date,cost ('-' = stdin)")
+    p.add_argument("--output", required=True, help="scored CSV to write ('-' = stdout)")
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")
     p.set_defaults(func=cmd_prepare)

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
 INPUT_COLUMNS = ("series_id", "date", "cost")
 OUTPUT_COLUMNS = ("series_id", "date", "cost", "expected", "lower", "upper", "is_anomaly", "score")
@@ -87,7 +86,12 @@ def prepare_input(frame: pd.DataFrame, row_offset: int = 0, noun: str = "row") -
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise DetectorInputError(f"{_row_name(pos, row_offset, noun)}: empty series_id")
-    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+    dates = frame["date"]
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        try:
+            dates = pd.to_datetime(dates, format="ISO8601")
+        except (ValueError, TypeError):
+            dates = pd.to_datetime(dates, errors="coerce", format="mixed")
     bad = dates.isna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
@@ -103,24 +107,22 @@ def prepare_input(frame: pd.DataFrame, row_offset: int = 0, noun: str = "row") -
             f"{_row_name(pos, row_offset, noun)}: cost {frame['cost'].iloc[pos]!r} is not a "
             "non-negative number"
         )
-    out = pd.DataFrame(
-        {
-            "series_id": sid.astype(str).to_numpy(),
-            "date": dates.dt.tz_localize(None).to_numpy().astype("datetime64[D]"),
-            "cost": cost,
-        }
-    )
-    order = np.lexsort((out["date"].to_numpy(), out["series_id"].to_numpy()))
-    s = out["series_id"].to_numpy()[order]
-    d = out["date"].to_numpy()[order].astype(np.int64)
-    same = s[1:] == s[:-1]
+    day = dates.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    ids = sid.astype(str).to_numpy()
+    out = pd.DataFrame({"series_id": ids, "date": day, "cost": cost})
+    codes, _ = pd.factorize(ids)
+    order = np.lexsort((day, codes))
+    s = ids[order]
+    c = codes[order]
+    d = day[order].astype(np.int64)
+    same = c[1:] == c[:-1]
     step = np.diff(d)
     dup = np.flatnonzero(same & (step == 0))
     if len(dup):
         a, b = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
         raise DetectorInputError(
             f"{_row_name(b, row_offset, noun)}: series {s[dup[0] + 1]!r} has date "
-            f"{out['date'].iloc[b]} twice (also {_row_name(a, row_offset, noun)})"
+            f"{day[b]} twice (also {_row_name(a, row_offset, noun)})"
         )
     gap = np.flatnonzero(same & (step > 1))
     if len(gap):
@@ -130,16 +132,32 @@ def prepare_input(frame: pd.DataFrame, row_offset: int = 0, noun: str = "row") -
         raise DetectorInputError(
             f"{_row_name(after, row_offset, noun)}: series {s[i + 1]!r} has a gap — no row for "
             f"{first_missing} ({int(step[i]) - 1} day(s) missing before "
-            f"{out['date'].iloc[after]}); give every day, with cost 0 when nothing was spent"
+            f"{day[after]}); give every day, with cost 0 when nothing was spent"
         )
     return out
 
 
 # ------------------------------------------------------------------------------ numpy core
-def _windows(a: np.ndarray, w: int) -> np.ndarray:
-    """(n, T) → (n, T, w): window t holds a[:, t−w : t] (strictly before t), NaN-padded."""
-    pad = np.full((a.shape[0], w), np.nan)
-    return sliding_window_view(np.concatenate([pad, a], axis=1), w, axis=1)[:, : a.shape[1]]
+def _median_before(a: np.ndarray, w: int, min_count: int) -> np.ndarray:
+    """(n, T) → (n, T): NaN-ignoring median of a[:, t−w : t] (strictly before t).
+
+    One pandas rolling median over all series laid end to end, each behind w NaNs so that no
+    window reaches into the previous series (a C skip-list: O(n·T·log w)).
+    """
+    n, t = a.shape
+    padded = np.concatenate([np.full((n, w + 1), np.nan), a], axis=1)
+    med = pd.Series(padded.ravel()).rolling(w, min_periods=min_count).median().to_numpy()
+    return med.reshape(n, t + w + 1)[:, w : w + t]
+
+
+def _weekly_median_before(a: np.ndarray, weeks: int, min_count: int) -> np.ndarray:
+    """(n, T) → (n, T): NaN-ignoring median of a[:, t−7], a[:, t−14], … (`weeks` values)."""
+    out = np.empty_like(a)
+    for phase in range(7):
+        cols = a[:, phase::7]
+        if cols.shape[1]:
+            out[:, phase::7] = _median_before(cols, weeks, min_count)
+    return out
 
 
 def _nanmedian(x: np.ndarray, min_count: int = 1) -> np.ndarray:
@@ -207,15 +225,12 @@ def _score_block(cost: np.ndarray, cal: _Calendar, cfg: DetectorConfig) -> dict[
 
     # weekly profile from the same weekday in the previous weeks
     z = yreg - _centred_mean(yreg)
-    k = cfg.season_weeks
-    zpad = np.concatenate([np.full((n, 7 * k), np.nan), z], axis=1)
-    lagged = np.stack([zpad[:, 7 * k - 7 * j : 7 * k - 7 * j + days] for j in range(1, k + 1)], -1)
-    season = np.nan_to_num(_nanmedian(lagged, min_count=2))
+    season = np.nan_to_num(_weekly_median_before(z, cfg.season_weeks, min_count=2))
 
     # level and damped trend of the deseasonalised series
     w = cfg.level_window
     d = yreg - season
-    level = _nanmedian(_windows(d, w), min_count=max(3, w // 3))
+    level = _median_before(d, w, min_count=max(3, w // 3))
     older = np.concatenate([np.full((n, w), np.nan), level[:, :-w]], axis=1)[:, :days]
     slope = np.nan_to_num((level - older) / w)
     step = np.clip(cfg.trend_damping * slope * (w + 1) / 2, -cfg.max_trend_step, cfg.max_trend_step)
@@ -251,7 +266,7 @@ def _score_block(cost: np.ndarray, cal: _Calendar, cfg: DetectorConfig) -> dict[
     # robust spread of the one-step-ahead residuals
     resid = y - expected_log
     reg = np.where(cal.special[None, :], np.nan, np.abs(resid))
-    sigma = MAD_TO_SIGMA * _nanmedian(_windows(reg, cfg.spread_window), min_count=7)
+    sigma = MAD_TO_SIGMA * _median_before(reg, cfg.spread_window, min_count=7)
     sigma = np.maximum(np.nan_to_num(sigma, nan=np.inf), cfg.min_spread)
     sigma = np.sqrt(sigma**2 + ms_spread**2)
 
