@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def dbt_manifest():
     """The dbt manifest Dagster needs; parsed once per test session (like `tokenledger prepare`)."""
@@ -44,3 +43,33 @@ def simulator_server():
     server = serve(World(seed=7, days=14))
     yield server
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pg_warehouse(request, tmp_path_factory):
+    """A PostgreSQL warehouse of this test module's own: database `tokenledger_test_<module>_<pid>`
+    created empty before the module and dropped after, so runs never touch a user's data or
+    each other's. Fails (not skips) when the server is down: `make setup` starts it.
+    """
+    import os
+
+    from tokenledger.warehouse import PgSettings, Warehouse, create_database_if_missing
+
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    pg = PgSettings.from_env(database=f"tokenledger_test_{module}_{os.getpid()}")
+    try:
+        pg.connect(database="postgres").close()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
+        pytest.fail(
+            f"PostgreSQL not reachable at {pg.host}:{pg.port} ({exc}); start it with "
+            "`bash scripts/setup.d/postgres.sh` or deselect with -m 'not postgres'"
+        )
+    from tokenledger.warehouse import drop_database
+
+    drop_database(pg)
+    create_database_if_missing(pg)
+    workdir = tmp_path_factory.mktemp(f"pg_{module}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TOKENLEDGER_PG_WORKDIR", str(workdir))
+        yield Warehouse(engine="postgres", pg=pg)
+    drop_database(pg)

@@ -1,4 +1,5 @@
-"""End to end: simulator (real HTTP) → `tokenledger run` (real dlt, real dbt) → DuckDB marts.
+"""End to end: simulator (real HTTP) → `tokenledger run` (real dlt, real dbt) → DuckDB marts
+(the first test also on PostgreSQL).
 
 Checks what a user of the pipeline would notice: the fact table equals the provider's truth
 to the cent, re-runs and fault storms leave the warehouse identical, a restated day is
@@ -26,6 +27,7 @@ from tokenledger.demo import (
     fact_cost_by_provider_day,
     truth_cost_by_provider_day,
 )
+from tokenledger.warehouse import Warehouse
 
 SEED, DAYS = 11, 21
 SNAPSHOT_SCHEMAS = ("raw_openai", "raw_anthropic", "marts", "quarantine")
@@ -49,10 +51,9 @@ def _truth(server, provider: str | None = None) -> list[dict]:
     return payload["rows"] if isinstance(payload, dict) else payload
 
 
-def warehouse_snapshot(db: Path) -> dict[str, str]:
-    """A content hash per table (dlt load ids and audit timestamps left out)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+def warehouse_snapshot(db: Path | Warehouse) -> dict[str, str]:
+    """A content hash per table (dlt load ids and audit timestamps left out); DuckDB or PG."""
+    with Warehouse.resolve(db).reader() as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' and table_schema in "
@@ -64,19 +65,16 @@ def warehouse_snapshot(db: Path) -> dict[str, str]:
                 c
                 for (c,) in con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, table],
+                    f"where table_schema = '{schema}' and table_name = '{table}' "
+                    "order by ordinal_position"
                 ).fetchall()
                 if c not in VOLATILE
             ]
             col_list = ", ".join(f'"{c}"' for c in cols)
-            rows = con.execute(
-                f'select {col_list} from "{schema}"."{table}" order by all'
-            ).fetchall()
+            rows = con.execute(f'select {col_list} from "{schema}"."{table}"').fetchall()
+            rows = sorted(rows, key=repr)
             out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
         return out
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -91,18 +89,23 @@ def server(world):
     srv.shutdown()
 
 
-def _run(world: World, db: Path, monkeypatch, *extra: str) -> int:
-    monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
+def _run(world: World, db: Path | Warehouse, monkeypatch, *extra: str) -> int:
+    if isinstance(db, Warehouse):  # PostgreSQL: chosen by configuration, as a user would
+        monkeypatch.setenv("TOKENLEDGER_WAREHOUSE", "postgres")
+        monkeypatch.setenv("TOKENLEDGER_PG_DATABASE", db.pg.database)
+    else:
+        monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
     first = world.start
     last = world.start + timedelta(days=world.days - 1)
     return main(["run", "--start", str(first), "--end", str(last), "--quiet", *extra])
 
 
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_fact_matches_truth_and_rerun_changes_nothing(
-    world, server, provider_env, tmp_path, monkeypatch, capsys
+    engine, world, server, provider_env, tmp_path, monkeypatch, capsys, request
 ):
     provider_env(server)
-    db = tmp_path / "wh.duckdb"
+    db = tmp_path / "wh.duckdb" if engine == "duckdb" else request.getfixturevalue("pg_warehouse")
     assert _run(world, db, monkeypatch) == 0
 
     problems = compare_to_the_cent(
