@@ -6,6 +6,10 @@ time and peak memory, plus the lower bound: DuckDB loading the same raw rows fro
 
     .venv/bin/python bench/run_pipeline_bench.py --days 90 --scale 1     # the demo world
     .venv/bin/python bench/run_pipeline_bench.py --days 365 --scale 20   # throughput
+    .venv/bin/python bench/run_pipeline_bench.py --warehouse postgres    # into PostgreSQL
+
+The warehouse is TOKENLEDGER_WAREHOUSE (default DuckDB) unless --warehouse says otherwise; on
+PostgreSQL the run lands in a throw-away database `tokenledger_bench_<pid>` (dropped after).
 """
 
 from __future__ import annotations
@@ -69,10 +73,12 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default=None)
     args = parser.parse_args()
 
     from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
     from tokenledger.pipeline import run_pipeline
+    from tokenledger.warehouse import Warehouse, drop_database
 
     port = _free_port()
     start = date.today() - timedelta(days=args.days)
@@ -106,31 +112,48 @@ def main() -> int:
             ANTHROPIC_BASE_URL=url,
         )
         with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / "bench.duckdb"
-            t0 = time.perf_counter()
-            result = run_pipeline(
-                start, start + timedelta(days=args.days - 1), db, on_node=lambda *_: None
+            os.environ["TOKENLEDGER_PG_WORKDIR"] = tmp
+            warehouse = Warehouse.from_env(
+                args.warehouse,
+                duckdb_path=Path(tmp) / "bench.duckdb",
+                pg_database=f"tokenledger_bench_{os.getpid()}",
             )
-            wall = time.perf_counter() - t0
+            try:
+                t0 = time.perf_counter()
+                result = run_pipeline(
+                    start,
+                    start + timedelta(days=args.days - 1),
+                    warehouse,
+                    on_node=lambda *_: None,
+                )
+                wall = time.perf_counter() - t0
+            finally:
+                if warehouse.is_postgres:
+                    drop_database(warehouse.pg)
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             rows = sum(result.rows.values())
-            lb_rows, lb_secs = duckdb_arrow_lower_bound(db)
+            if not warehouse.is_postgres:
+                lb_rows, lb_secs = duckdb_arrow_lower_bound(warehouse.duckdb_path)
     finally:
         sim.terminate()
         sim.wait(timeout=30)
 
     ingest_rate = rows / result.seconds["ingest"]
-    lb_rate = lb_rows / lb_secs if lb_secs else float("inf")
-    print(f"world: seed {args.seed}, {args.days} days, scale {args.scale}")
+    engine = "PostgreSQL" if warehouse.is_postgres else "DuckDB"
+    print(f"world: seed {args.seed}, {args.days} days, scale {args.scale}; warehouse {engine}")
     print(f"raw rows ingested:        {rows:,}")
     for table, n in sorted(result.rows.items()):
         print(f"  {table:<36} {n:>12,}")
     print(
-        f"ingest (API → dlt → DuckDB): {result.seconds['ingest']:.2f} s = {ingest_rate:,.0f} rows/s"
+        f"ingest (API → dlt → {engine}): {result.seconds['ingest']:.2f} s = "
+        f"{ingest_rate:,.0f} rows/s"
     )
     print(f"transform (dbt build):      {result.seconds['transform']:.2f} s")
     print(f"wall time run_pipeline:     {wall:.2f} s")
     print(f"peak memory (RSS):          {peak_mb:,.0f} MB")
+    if warehouse.is_postgres:
+        return 0
+    lb_rate = lb_rows / lb_secs if lb_secs else float("inf")
     print(
         f"lower bound, DuckDB Arrow load of the same rows: {lb_rate:,.0f} rows/s "
         f"(ingest is {lb_rate / ingest_rate:,.1f}x slower)"
