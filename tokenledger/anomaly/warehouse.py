@@ -25,13 +25,23 @@ select
     sum(billed_cost) as cost
 from marts.fct_cost_and_usage
 where charge_category = 'Usage'
-group by all
+group by 1, 2, 3, 4, 5, 6, 7
 """
 
 
 def load_usage_rows(con) -> pd.DataFrame:
-    """Daily usage cost rows from `marts.fct_cost_and_usage` (a DuckDB connection)."""
-    rows = con.sql(FACT_QUERY).df()
+    """Daily usage cost rows from `marts.fct_cost_and_usage`.
+
+    `con` is a DuckDB connection or a DB-API one (PostgreSQL via psycopg2); the query is
+    portable SQL.
+    """
+    if hasattr(con, "sql"):
+        rows = con.sql(FACT_QUERY).df()
+    else:
+        with con.cursor() as cur:
+            cur.execute(FACT_QUERY)
+            names = [c[0] for c in cur.description]
+            rows = pd.DataFrame(cur.fetchall(), columns=names)
     rows["cost"] = rows["cost"].astype(float)
     return rows
 
