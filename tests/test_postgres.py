@@ -149,11 +149,14 @@ def test_regrant_is_idempotent_and_takes_back_extra_privileges(built, monkeypatc
             cur.execute(f"grant usage on schema raw_openai to {BI_ROLE}")
             cur.execute(f"grant select on raw_openai.costs to {BI_ROLE}")
             cur.execute(f"grant usage, create on schema staging to {BI_ROLE}")
+            cur.execute(f"grant insert, delete on marts.fct_cost_and_usage to {BI_ROLE}")
+            cur.execute(f"grant pg_read_all_data to {BI_ROLE}")
     finally:
         admin.close()
     con = _connect_as_bi(built)
     try:
         assert not _denied(con, "select count(*) from raw_openai.costs")
+        assert not _denied(con, "set role pg_read_all_data")
     finally:
         con.close()
 
@@ -164,6 +167,9 @@ def test_regrant_is_idempotent_and_takes_back_extra_privileges(built, monkeypatc
     try:
         assert _denied(con, "select count(*) from raw_openai.costs")
         assert _denied(con, "create table staging.bi_was_here (a int)")
+        assert _denied(con, "delete from marts.fct_cost_and_usage")
+        assert _denied(con, "set role pg_read_all_data")
+        assert _denied(con, "select count(*) from quarantine.quarantined_cost_rows")
         assert not _denied(con, "select count(*) from marts.fct_cost_and_usage")
     finally:
         con.close()

@@ -325,8 +325,9 @@ def grant_bi_read(pg: PgSettings, role: str = BI_ROLE, password: str | None = No
     """Make `role` a login that can SELECT on `marts` (current and future tables) only.
 
     Idempotent; run after every dbt build. Revokes whatever else the role may have been given
-    in this database (other schemas, CREATE on the database or schemas), so re-running it
-    restores least privilege. The password travels as a query parameter, never in a log.
+    (table and schema privileges outside marts, write privileges in marts, CREATE on the
+    database or any schema, membership in other roles), so re-running it restores least
+    privilege. The password travels as a query parameter, never in a log.
     """
     from psycopg2 import errors, sql
 
@@ -369,6 +370,18 @@ def grant_bi_read(pg: PgSettings, role: str = BI_ROLE, password: str | None = No
             marts = sql.Identifier(BI_SCHEMA)
             cur.execute(sql.SQL("create schema if not exists {}").format(marts))
             cur.execute(sql.SQL("revoke create on schema {} from {}").format(marts, ident))
+            # only SELECT in marts: no INSERT/UPDATE/DELETE/TRUNCATE someone may have added
+            cur.execute(
+                sql.SQL("revoke all on all tables in schema {} from {}").format(marts, ident)
+            )
+            # no borrowed privileges: leave every role it was made a member of
+            cur.execute(
+                "select roleid::regrole::text from pg_auth_members "
+                "where member = (select oid from pg_roles where rolname = %s)",
+                [role],
+            )
+            for (granted,) in cur.fetchall():
+                cur.execute(sql.SQL("revoke {} from {}").format(sql.SQL(granted), ident))
             cur.execute(
                 sql.SQL("grant connect on database {} to {}").format(
                     sql.Identifier(pg.database), ident
