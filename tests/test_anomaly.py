@@ -242,3 +242,20 @@ def test_detect_from_warehouse_reads_usage_only(world_rows):
         & (episodes["end_date"] >= day)
         & (episodes["impact"] < -1e5)
     ).any()
+
+
+def test_restated_days_are_re_evaluated():
+    world = World(seed=5, days=150, start=dt.date(2025, 2, 3))
+    runaway = next(i for i in world.incidents() if i.kind == "runaway_agent_loop")
+
+    def key_episodes() -> pd.DataFrame:
+        rows = world.truth_billed_cost_frame()
+        rows["cost"] = rows.pop("billed_cost_nano").to_numpy() / 1e9
+        eps = anomalies_from_rows(rows, levels=("api_key",))
+        return eps[eps["api_key_id"] == runaway.api_key_id]
+
+    assert len(key_episodes()) == 1
+    # the provider restates the two runaway days down to normal: the alert goes away
+    for day in (runaway.start_date, runaway.end_date):
+        world.restate("openai", day, 0.05)
+    assert key_episodes().empty
