@@ -92,6 +92,16 @@ def _print_run_result(result, console: Console) -> None:
         f"built marts in {result.seconds['transform']:.1f}s "
         f"(total {result.seconds['total']:.1f}s)"
     )
+    episodes = result.anomalies
+    if episodes is not None and len(episodes):
+        from tokenledger.anomaly.warehouse import describe_episode
+
+        console.print(
+            f"[bold]{len(episodes)} spend anomaly episodes[/bold] in marts.fct_spend_anomalies; "
+            "largest:"
+        )
+        for ep in episodes.head(3).to_dict("records"):
+            console.print(f"  [red]●[/red] {describe_episode(ep)}")
     for warning in result.dbt.warnings if result.dbt else []:
         console.print(f"[yellow]warning[/yellow] {warning}")
 

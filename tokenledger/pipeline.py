@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from tokenledger.dbt import DbtRunSummary, run_dbt
 from tokenledger.warehouse import Warehouse
@@ -23,6 +24,8 @@ class PipelineResult:
     rows: dict[str, int] = field(default_factory=dict)
     dbt: DbtRunSummary | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    anomalies: Any = None
+    """Spend anomaly episodes (pandas DataFrame) published to marts.fct_spend_anomalies."""
 
 
 def run_pipeline(
@@ -40,6 +43,7 @@ def run_pipeline(
     when a blocking dbt test (grain, reconciliation) fails.
     """
     from ingestion.pipeline import run_ingestion
+    from tokenledger.anomaly.warehouse import publish_anomalies
 
     warehouse = Warehouse.resolve(warehouse)
     result = PipelineResult()
@@ -63,7 +67,11 @@ def run_pipeline(
             target_path=warehouse.work_dir() / "dbt_target",
             on_node=on_node,
         )
-    warehouse.after_build()
     result.seconds["transform"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    result.anomalies = publish_anomalies(warehouse)
+    result.seconds["detect"] = time.perf_counter() - t2
+    warehouse.after_build()
     result.seconds["total"] = time.perf_counter() - t0
     return result

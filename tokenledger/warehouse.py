@@ -217,6 +217,47 @@ class Warehouse:
         if self.is_postgres:
             grant_bi_read(self.pg)
 
+    def replace_table(self, schema: str, table: str, frame: Any) -> int:
+        """Replace `schema.table` with a pandas DataFrame in one transaction; returns rows.
+
+        For tables tokenledger computes in Python (spend anomalies, alert ledgers): a reader
+        sees the old table or the new one, never a half-written one.
+        """
+        target = f"{_quote_ident(schema)}.{_quote_ident(table)}"
+        if not self.is_postgres:
+            import duckdb
+
+            con = duckdb.connect(str(self.duckdb_path))
+            try:
+                con.execute("begin")
+                con.execute(f"create schema if not exists {_quote_ident(schema)}")
+                con.register("incoming_frame", frame)
+                con.execute(f"create or replace table {target} as select * from incoming_frame")
+                con.execute("commit")
+            finally:
+                con.close()
+            return len(frame)
+        from psycopg2.extras import execute_values
+
+        columns = ", ".join(
+            f"{_quote_ident(name)} {_pg_type(frame[name])}" for name in frame.columns
+        )
+        con = self.pg.connect()
+        try:
+            with con, con.cursor() as cur:  # one transaction
+                cur.execute(f"create schema if not exists {_quote_ident(schema)}")
+                cur.execute(f"drop table if exists {target}")
+                cur.execute(f"create table {target} ({columns})")
+                rows = [
+                    tuple(None if _is_missing(v) else v for v in row)
+                    for row in frame.itertuples(index=False, name=None)
+                ]
+                if rows:
+                    execute_values(cur, f"insert into {target} values %s", rows)
+        finally:
+            con.close()
+        return len(frame)
+
     # ------------------------------------------------------------------ reading
     def ensure_readable(self) -> None:
         """Raise WarehouseNotFound, with what to do, when there is nothing to read yet."""
@@ -266,6 +307,34 @@ class Warehouse:
             cur = r.execute(sql)
             columns = [d[0] for d in cur.description] if cur.description else []
             return columns, cur.fetchall()
+
+
+def _pg_type(series: Any) -> str:
+    """The PostgreSQL column type for a pandas column (dates stay dates, text stays text)."""
+    import datetime as dt
+
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "bigint"
+    if pd.api.types.is_float_dtype(series):
+        return "double precision"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "timestamp"
+    sample = series.dropna()
+    if len(sample) and isinstance(sample.iloc[0], dt.date):
+        return "date"
+    return "text"
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN and NaT all land as SQL NULL."""
+    try:
+        return value is None or value != value  # NaN/NaT are not equal to themselves
+    except (TypeError, ValueError):
+        return False
 
 
 class Reader:

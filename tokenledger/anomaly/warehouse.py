@@ -83,3 +83,35 @@ def detect_from_warehouse(
     """Anomaly episodes over provider, provider × model, sub-account and API-key series of
     the warehouse's usage cost, ranked by |impact|, each with its largest root cause."""
     return anomalies_from_rows(load_usage_rows(con), config, as_of=as_of)
+
+
+ANOMALY_SCHEMA, ANOMALY_TABLE = "marts", "fct_spend_anomalies"
+
+
+def publish_anomalies(warehouse, config: DetectorConfig | None = None) -> pd.DataFrame:
+    """Score the warehouse's usage cost and replace `marts.fct_spend_anomalies` with the
+    episodes (one row per series × first flagged day). Idempotent: a re-run, or a run after
+    a provider restated a day, rewrites the whole table from the fact."""
+    with warehouse.reader() as reader:
+        rows = load_usage_rows(reader.connection)
+    episodes = anomalies_from_rows(rows, config)
+    warehouse.replace_table(ANOMALY_SCHEMA, ANOMALY_TABLE, episodes)
+    return episodes
+
+
+def describe_episode(ep: dict) -> str:
+    """One sentence a person can act on: what moved, by how much, since when, and why."""
+    days = max(int(ep.get("days") or 1), 1)
+    actual, expected = ep["actual_cost"] / days, ep["expected_cost"] / days
+    what = str(ep["series_id"]).split(":", 1)[-1]
+    verb = "rose" if ep["direction"] == "spike" else "fell"
+    text = (
+        f"{ep['level']} {what}: spend {verb} from ${expected:,.0f}/day to ${actual:,.0f}/day "
+        f"{ep['start_date']} → {ep['end_date']} ({ep['impact']:+,.0f} USD, {ep['status']})"
+    )
+    if ep.get("root_cause_dimension"):
+        share = ep.get("root_cause_share")
+        share_text = f" ({share:.0%} of the change)" if share == share and share else ""
+        text += f"; largest contributor {ep['root_cause_dimension']}={ep['root_cause_value']}"
+        text += share_text
+    return text
