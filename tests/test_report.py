@@ -130,12 +130,12 @@ def test_unusual_days_are_flagged_against_the_same_weekday():
         costs[day] = 300.0 if day.weekday() >= 5 else 1000.0 + 10 * (i % 3)
     spike = start + timedelta(days=45)  # a Thursday at 3x its usual spend
     dip = start + timedelta(days=47)  # a Saturday at a tenth of a usual Saturday
-    small = start + timedelta(days=54)  # a Saturday +$60: a high z, but under the $100 floor
+    small = start + timedelta(days=54)  # a Saturday +$60: 20%, under the 25% gate
     costs[spike], costs[dip], costs[small] = 3000.0, 30.0, 360.0
     flagged = flag_spend_anomalies(sorted(costs.items()))
     assert [a.day for a in flagged] == [spike, dip]
     assert flagged[0].expected == pytest.approx(1010.0, abs=10) and flagged[0].score > 4
-    assert flagged[1].delta == pytest.approx(-270.0) and flagged[1].score < -4
+    assert flagged[1].delta == pytest.approx(-270.0, abs=5) and flagged[1].score < -4
     # quiet weekends are the weekly rhythm, not anomalies
     assert not any(d.weekday() >= 5 for d in (a.day for a in flagged) if d != dip)
 
@@ -147,8 +147,8 @@ def test_month_start_batch_is_not_flagged_once_seen():
         if day.day == 1:
             costs[day] += 1500.0  # the month-start batch job
     flagged = {a.day for a in flag_spend_anomalies(sorted(costs.items()))}
-    assert date(2026, 2, 1) in flagged  # the first month start seen looks unusual
-    assert date(2026, 3, 1) not in flagged and date(2026, 4, 1) not in flagged
+    # a recurring month-start batch is the monthly rhythm: never flagged
+    assert not {date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)} & flagged
 
 
 def _fake_warehouse(path: Path, with_team: bool, with_budget: bool) -> None:

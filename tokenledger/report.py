@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 FACT = "marts.fct_cost_and_usage"
@@ -134,63 +133,35 @@ class SpendAnomaly:
     cost: float
     expected: float
     score: float
-    """Robust z-score: (cost − expected) / (1.4826 × MAD), the MAD floored."""
+    """The detector's signed robust score (log space)."""
 
     @property
     def delta(self) -> float:
         return self.cost - self.expected
 
 
-QUIET_DAYS = {(12, 25), (1, 1)}
-"""(month, day) holidays whose dip is expected, never flagged."""
-MONTH_START_DAYS = 3
-"""Days 1..3 of a month carry last month's month-start lift (batch jobs, fees)."""
+def flag_spend_anomalies(daily: Sequence[tuple[date, Any]]) -> list[SpendAnomaly]:
+    """Days whose total spend the pipeline's anomaly detector flags (tokenledger.anomaly):
+    a weekly-seasonal, trend-aware baseline with month-start and holiday rhythms, a robust
+    spread and $ / % gates. The same code scores marts.fct_spend_anomalies."""
+    import pandas as pd
 
+    from tokenledger.anomaly.detector import detect
 
-def _same_weekday(by_day: dict[date, float], day: date, offsets: Sequence[int]) -> list[float]:
-    return [by_day[d] for k in offsets if (d := day + timedelta(weeks=k)) in by_day]
-
-
-def flag_spend_anomalies(
-    daily: Sequence[tuple[date, Any]],
-    *,
-    weeks: int = 6,
-    min_history: int = 3,
-    threshold: float = 4.0,
-    min_dollars: float = 100.0,
-) -> list[SpendAnomaly]:
-    """Days whose total spend is far from the trailing same-weekday median.
-
-    A deliberately small, explainable marker until a real anomaly mart exists: for each day,
-    the expected spend is the median of the same weekday in the previous `weeks` weeks (at
-    least `min_history` of them), the spread is the median absolute deviation (floored at 5%
-    of the expected spend so a flat history does not make every cent unusual), and a day is
-    flagged when its robust z-score reaches `threshold` *and* it is `min_dollars` away.
-    Two rhythms are allowed for: on days 1-3 of a month the expected spend carries the lift
-    the same day of last month had over its own weekday (month-start batch jobs and fees),
-    and a dip on Christmas or New Year's Day is not flagged. Anything else is not known.
-    """
-    by_day = {_as_date(d): float(c) for d, c in daily}
-    flagged = []
-    for day in sorted(by_day):
-        history = _same_weekday(by_day, day, range(-1, -weeks - 1, -1))
-        if len(history) < min_history:
-            continue
-        expected = median(history)
-        mad = median(abs(h - expected) for h in history)
-        if day.day <= MONTH_START_DAYS:
-            ref = (day.replace(day=1) - timedelta(days=1)).replace(day=day.day)
-            around = _same_weekday(by_day, ref, (-3, -2, -1, 1, 2, 3))
-            if ref in by_day and around:
-                expected += max(0.0, by_day[ref] - median(around))
-        scale = max(1.4826 * mad, 0.05 * abs(expected), 1.0)
-        cost = by_day[day]
-        score = (cost - expected) / scale
-        if cost < expected and (day.month, day.day) in QUIET_DAYS:
-            continue
-        if abs(score) >= threshold and abs(cost - expected) >= min_dollars:
-            flagged.append(SpendAnomaly(day, cost, expected, score))
-    return flagged
+    if not daily:
+        return []
+    frame = pd.DataFrame(
+        {
+            "series_id": "total",
+            "date": [_as_date(d) for d, _ in daily],
+            "cost": [float(c) for _, c in daily],
+        }
+    )
+    scored = detect(frame)
+    return [
+        SpendAnomaly(_as_date(r.date), float(r.cost), float(r.expected), float(r.score))
+        for r in scored[scored["is_anomaly"]].itertuples(index=False)
+    ]
 
 
 # ---------------------------------------------------------------------- the data
@@ -795,8 +766,8 @@ def _anomaly_table(data: ReportData) -> str:
         for a in data.anomalies
     )
     return (
-        "<table><tr><th>day</th><th>spend</th><th>usual for the weekday</th><th>difference</th>"
-        f"<th>robust z</th></tr>{rows}</table>"
+        "<table><tr><th>day</th><th>spend</th><th>expected</th><th>difference</th>"
+        f"<th>score</th></tr>{rows}</table>"
     )
 
 
@@ -829,10 +800,10 @@ def render_html(data: ReportData) -> str:
         _chart(
             "chart-daily",
             "Daily spend by provider",
-            "Billed cost per UTC day, stacked by provider. Outlined bars are unusual days: "
-            "spend far from the median of the same weekday over the previous six weeks "
-            "(robust z ≥ 4 and at least $100 away), allowing for last month's month-start "
-            "lift. A simple marker, not an anomaly detector: it knows no other rhythm.",
+            "Billed cost per UTC day, stacked by provider. Outlined bars are days the anomaly "
+            "detector flags on total spend: far from a baseline that knows the weekly rhythm, "
+            "trend, month-start batch jobs and holidays (robust score ≥ 4, at least $10 and "
+            "25% away). Per-series anomalies are in marts.fct_spend_anomalies.",
             chart_daily_by_provider(data),
             _anomaly_table(data),
         ),
