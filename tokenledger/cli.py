@@ -195,6 +195,21 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    """Send a test message to every channel of the alerts file; exit 1 if any failed."""
+    from tokenledger.alerts import load_config, send_test_alerts
+
+    config = load_config(args.config)
+    if not config.enabled:
+        print("no alert channels configured (alerts.toml or TOKENLEDGER_ALERTS_CONFIG)")
+        return 1
+    results = send_test_alerts(config)
+    for r in results:
+        mark = "sent" if r.status == "sent" else f"FAILED ({r.error})"
+        print(f"{r.channel}: {mark} after {r.attempts} attempt(s)")
+    return 0 if all(r.status == "sent" for r in results) else 1
+
+
 def cmd_simulate_serve(args: argparse.Namespace) -> int:
     """Serve the simulated providers on loopback until interrupted."""
     from simulator.server import run_server
@@ -262,6 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="CSV with series_id,date,cost ('-' = stdin)")
     p.add_argument("--output", required=True, help="scored CSV to write ('-' = stdout)")
     p.set_defaults(func=cmd_detect)
+
+    alerts = sub.add_parser("alerts", help="spend and quality alerts (Slack, webhook, email)")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    p = alerts_sub.add_parser("test", help="send a test message to every configured channel")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="alerts file (default: TOKENLEDGER_ALERTS_CONFIG, else ./alerts.toml)",
+    )
+    p.set_defaults(func=cmd_alerts_test)
 
     p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")
     p.set_defaults(func=cmd_prepare)
