@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,17 @@ class Channel:
             value = self.env_value(key)
             if value:
                 out.append(value)
+                if key == "url_env":  # a server may echo only the path (a Slack token is in it)
+                    out += _url_parts(value)
         return out
+
+
+def _url_parts(url: str) -> list[str]:
+    """The secret-bearing parts of a URL: path, query, password and long path segments."""
+    parts = urlsplit(url)
+    out = [p for p in (parts.path, parts.query, parts.password) if p and len(p) > 1]
+    out += [seg for seg in parts.path.split("/") if len(seg) >= 8]
+    return out
 
 
 @dataclass(frozen=True)
