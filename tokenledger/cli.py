@@ -225,6 +225,15 @@ def cmd_simulate_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate_ownership(args: argparse.Namespace) -> int:
+    """Print the simulated organisation's allocation rules (or teams) seed as CSV."""
+    from simulator.ownership import allocation_rules_csv, teams_csv
+
+    text = teams_csv() if args.table == "teams" else allocation_rules_csv(args.seed, args.scale)
+    sys.stdout.write(text)
+    return 0
+
+
 def _add_warehouse_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--warehouse",
@@ -301,6 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=1)
     p.add_argument("--truth-dir", type=Path, default=None)
     p.set_defaults(func=cmd_simulate_serve)
+    p = sim_sub.add_parser(
+        "ownership", help="print the world's allocation rules (or teams) seed as CSV"
+    )
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--scale", type=int, default=1)
+    p.add_argument("--table", choices=["rules", "teams"], default="rules")
+    p.set_defaults(func=cmd_simulate_ownership)
     return parser
 
 
