@@ -599,3 +599,89 @@ def test_ledger_on_postgresql(pg_warehouse, env, http_receiver, smtp_receiver):
     )
     assert rows == [("anomaly:ep_cache_drop", "sent", 1), ("anomaly:ep_runaway_key", "sent", 4)]
     assert len(http_receiver.delivered(SLACK_PATH)) == 2
+
+
+# ------------------------------------------------------------------------------ real world
+@pytest.fixture(scope="module")
+def demo_world_episodes():
+    """Episodes the detector finds in the demo world (seed 42, 90 days) and its incidents."""
+    from simulator.world import World
+    from tokenledger.anomaly import anomalies_from_rows
+
+    world = World(seed=42, days=90)
+    rows = world.truth_billed_cost_frame()
+    rows["cost"] = rows.pop("billed_cost_nano").to_numpy() / 1e9
+    return world, anomalies_from_rows(rows)
+
+
+def test_each_injected_incident_of_the_demo_world_is_one_alert(
+    env, http_receiver, smtp_receiver, demo_world_episodes
+):
+    world, episodes = demo_world_episodes
+    incidents = world.incidents()
+    assert len(episodes) > len(incidents)  # one incident shows on several series
+    config = _config(env, http_receiver, smtp_receiver)
+    del config["channels"]["pager-hook"], config["channels"]["finops-mail"]
+
+    results = send_anomaly_alerts(None, episodes, config)
+    slack = [json.loads(r["body"]) for r in http_receiver.delivered(SLACK_PATH)]
+    assert len(slack) == len(results) == len(incidents)
+    # every incident is covered by exactly one message whose window overlaps it
+    for incident in incidents:
+        hits = [
+            r
+            for r in results
+            if any(
+                e["start_date"] <= incident.end_date and e["end_date"] >= incident.start_date
+                for e in episodes.to_dict("records")
+                if f"anomaly:{e['episode_id']}" == r.alert_key
+            )
+        ]
+        assert len(hits) >= 1, incident.kind
+    runaway = next(i for i in incidents if i.kind == "runaway_agent_loop")
+    (message,) = [m for m in slack if runaway.api_key_id in json.dumps(m)]
+    assert runaway.sub_account_id in message["text"]
+    assert f"largest contributor: api_key_id={runaway.api_key_id}" in message["text"]
+    fields = {f["text"].split("\n")[0]: f["text"] for f in message["blocks"][1]["fields"]}
+    assert "*Models*" in fields and "*Also seen on*" in fields
+
+    ledger = _ledger(env)  # every episode is accounted for: sent once or grouped under one
+    assert len(ledger) == len(episodes)
+    assert (ledger["status"] == "sent").sum() == len(incidents)
+    assert set(ledger["status"]) == {"sent", "grouped"}
+
+    again = send_anomaly_alerts(None, episodes, config)  # the next run
+    assert {r.status for r in again} == {"already_sent"}
+    assert len(http_receiver.delivered(SLACK_PATH)) == len(incidents)
+
+
+def test_an_episode_joining_an_alerted_incident_later_is_not_sent_again(
+    env, http_receiver, smtp_receiver, demo_world_episodes
+):
+    world, episodes = demo_world_episodes
+    runaway = next(i for i in world.incidents() if i.kind == "runaway_agent_loop")
+    on_key = episodes[
+        episodes["api_key_id"].eq(runaway.api_key_id) & episodes["level"].eq("api_key")
+    ]
+    config = _config(env, http_receiver, smtp_receiver)
+    del config["channels"]["pager-hook"], config["channels"]["finops-mail"]
+
+    assert [r.status for r in send_anomaly_alerts(None, on_key, config)] == ["sent"]
+    # the next run also flags the project, provider and models of the same incident
+    same_incident = episodes[
+        (episodes["start_date"] <= runaway.end_date)
+        & (episodes["end_date"] >= runaway.start_date)
+        & (
+            episodes["api_key_id"].eq(runaway.api_key_id)
+            | episodes["root_cause_value"].eq(runaway.api_key_id)
+        )
+    ]
+    assert len(same_incident) >= 4
+    again = send_anomaly_alerts(None, same_incident, config)
+    assert [r.status for r in again] == ["already_sent"]
+    assert len(http_receiver.delivered(SLACK_PATH)) == 1
+    ledger = _ledger(env)
+    assert (ledger["status"] == "sent").sum() == 1
+    assert (ledger["status"] == "grouped").sum() == len(same_incident) - 1
+    ungrouped = send_anomaly_alerts(None, on_key, config, group_related=False)
+    assert [r.status for r in ungrouped] == ["already_sent"]

@@ -1,7 +1,8 @@
 """The alert ledger `alerts.sent_alerts`: what was delivered where, so a re-run never repeats it.
 
 Grain: one row per alert (`alert_key`) and channel. `status` is `sent` (delivered: never sent
-again) or `failed` (tried on the next run again); `attempts` counts every try over all runs;
+again), `grouped` (an episode covered by the alert of a related one of the same incident: never
+sent alone) or `failed` (tried on the next run again); `attempts` counts every try over all runs;
 `last_error` is the scrubbed reason of the last failure (never a secret). Same SQL on DuckDB
 and PostgreSQL; the connection comes from `tokenledger.warehouse.Warehouse` or the caller.
 
@@ -89,7 +90,7 @@ class AlertLedger:
     def pending_keys(self, kind: str) -> set[str]:
         """Alert keys of `kind` whose delivery failed on some channel (retry them)."""
         rows = self._execute(
-            f"select distinct alert_key from {TABLE} where kind = ? and status <> 'sent'", (kind,)
+            f"select distinct alert_key from {TABLE} where kind = ? and status = 'failed'", (kind,)
         )
         return {r[0] for r in rows}
 
@@ -99,14 +100,14 @@ class AlertLedger:
         channel: str,
         kind: str,
         subject: str,
-        ok: bool,
+        status: str,
         attempts: int,
         error: str | None,
     ) -> LedgerRow:
-        """Add this run's attempts to the row of (alert_key, channel)."""
+        """Add this run's attempts to the row of (alert_key, channel); `status` is `sent`,
+        `failed` or `grouped` (covered by the alert of a related episode: never sent alone)."""
         now = _utcnow()
-        status = "sent" if ok else "failed"
-        sent_at = now if ok else None
+        sent_at = None if status == "failed" else now
         before = self.get(alert_key, channel)
         if before is None:
             self._execute(

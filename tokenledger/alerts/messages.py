@@ -112,9 +112,15 @@ def describe_series(ep: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------- builders
-def anomaly_alert(episode: Any) -> Alert:
-    """The alert of one anomaly episode (a row of `detect_from_warehouse`)."""
+def _signed(impact: float) -> str:
+    return ("+" if impact >= 0 else "-") + money(abs(impact))
+
+
+def anomaly_alert(episode: Any, related: tuple[Any, ...] = ()) -> Alert:
+    """The alert of one anomaly episode (a row of `detect_from_warehouse`); `related` are the
+    episodes the same incident raised on other series (listed, not alerted on their own)."""
     ep = _as_dict(episode)
+    others = [_as_dict(r) for r in related]
     days = int(ep.get("days") or 1)
     expected = float(ep.get("expected_cost") or 0.0) / days
     actual = float(ep.get("actual_cost") or 0.0) / days
@@ -127,7 +133,7 @@ def anomaly_alert(episode: Any) -> Alert:
         when += " (resolved)"
     else:
         when = f"since {start}"
-    signed = ("+" if impact >= 0 else "-") + money(abs(impact))
+    signed = _signed(impact)
     series = describe_series(ep)
     text = (
         f"Spend anomaly: {series} {verb} from {money(expected)}/day to {money(actual)}/day "
@@ -142,15 +148,29 @@ def anomaly_alert(episode: Any) -> Alert:
         for col, label in _FIELD_LABELS
         if col in ep and not _is_missing(ep[col])
     ]
+    for col, label in (("model", "Models"), ("api_key_id", "API keys")):
+        if col in ep and not _is_missing(ep[col]):
+            continue
+        values = sorted({str(o[col]) for o in others if not _is_missing(o.get(col))})
+        if values:
+            fields.append((label, ", ".join(values[:5]) + (" …" if len(values) > 5 else "")))
+    if others:
+        shown = [f"{describe_series(o)} ({_signed(float(o.get('impact') or 0))})" for o in others]
+        more = f"; and {len(shown) - 6} more" if len(shown) > 6 else ""
+        fields.append(("Also seen on", "; ".join(shown[:6]) + more))
     fields.append(("Status", f"{status}, {days} day{'s' if days != 1 else ''}"))
     key = f"anomaly:{ep['episode_id']}"
+    data = {k: json_safe(v) for k, v in ep.items()}
+    data["related"] = [
+        {k: json_safe(o.get(k)) for k in ("episode_id", "series_id", "impact")} for o in others
+    ]
     return Alert(
         key=key,
         kind="anomaly",
         title=f"Spend anomaly: {series} {signed}",
         text=text,
         fields=tuple(fields),
-        data={k: json_safe(v) for k, v in ep.items()},
+        data=data,
         impact_usd=impact,
     )
 

@@ -1,4 +1,4 @@
-"""Entry points: send anomaly and quality-gate alerts once per alert and channel.
+"""Entry points: send anomaly and quality-gate alerts once per incident and channel.
 
 Grain of the result: one `AlertResult` per alert and channel considered in this call.
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 from tokenledger.alerts.channels import deliver
 from tokenledger.alerts.config import AlertsConfig, Channel, resolve_config
+from tokenledger.alerts.grouping import group_episodes_by_incident
 from tokenledger.alerts.ledger import AlertLedger, open_ledger
 from tokenledger.alerts.messages import Alert, anomaly_alert, channel_test_alert, quality_alert
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 SENT = "sent"
 FAILED = "failed"
+GROUPED = "grouped"
 ALREADY_SENT = "already_sent"
 BELOW_THRESHOLD = "below_threshold"
 
@@ -28,7 +30,8 @@ class AlertResult:
     """What happened to one alert on one channel in this call.
 
     `status`: `sent` (delivered now), `failed` (recorded; retried on the next call),
-    `already_sent` (delivered by an earlier run, not repeated) or `below_threshold` (|impact|
+    `already_sent` (delivered by an earlier run — this alert or a related episode's — not
+    repeated) or `below_threshold` (|impact|
     under the channel's `min_impact_usd`). `attempts` counts this call's tries only.
     """
 
@@ -57,28 +60,59 @@ def _config(config: Any) -> AlertsConfig | None:
     return cfg
 
 
-def _send_once(ledger: AlertLedger, cfg: AlertsConfig, alert: Alert) -> list[AlertResult]:
+def _send_once(
+    ledger: AlertLedger, cfg: AlertsConfig, alert: Alert, covers: tuple[str, ...] = ()
+) -> list[AlertResult]:
     results = []
     for channel in cfg.channels:
         if alert.kind not in channel.kinds:
             continue
-        results.append(_send_to_channel(ledger, cfg, channel, alert))
+        results.append(_send_to_channel(ledger, cfg, channel, alert, covers))
     return results
 
 
 def _send_to_channel(
-    ledger: AlertLedger, cfg: AlertsConfig, channel: Channel, alert: Alert
+    ledger: AlertLedger,
+    cfg: AlertsConfig,
+    channel: Channel,
+    alert: Alert,
+    covers: tuple[str, ...] = (),
 ) -> AlertResult:
+    """Deliver `alert` unless it (or one of the related alert keys it `covers`) already went to
+    this channel; the covered keys are recorded as `grouped` once one of them is delivered."""
     if alert.impact_usd is not None and abs(alert.impact_usd) < channel.min_impact_usd:
         return AlertResult(alert.key, channel.name, BELOW_THRESHOLD, title=alert.title)
-    before = ledger.get(alert.key, channel.name)
-    if before is not None and before.status == SENT:
+    keys = (alert.key, *covers)
+    before = {key: ledger.get(key, channel.name) for key in keys}
+    done_before = [k for k, row in before.items() if row and row.status in (SENT, GROUPED)]
+    if done_before:
+        for key, row in before.items():
+            if row is None or row.status == FAILED:
+                ledger.record(
+                    key,
+                    channel.name,
+                    alert.kind,
+                    f"grouped with {done_before[0]}",
+                    GROUPED,
+                    0,
+                    None,
+                )
         return AlertResult(alert.key, channel.name, ALREADY_SENT, title=alert.title)
     done = deliver(channel, alert, cfg.retry)
     ledger.record(
-        alert.key, channel.name, alert.kind, alert.title, done.ok, done.attempts, done.error
+        alert.key,
+        channel.name,
+        alert.kind,
+        alert.title,
+        SENT if done.ok else FAILED,
+        done.attempts,
+        done.error,
     )
     if done.ok:
+        for key in covers:
+            ledger.record(
+                key, channel.name, alert.kind, f"grouped with {alert.key}", GROUPED, 0, None
+            )
         log.info(
             "alert %s sent to channel %s (%d attempt(s))", alert.key, channel.name, done.attempts
         )
@@ -99,8 +133,9 @@ def send_anomaly_alerts(
     config: Any = None,
     *,
     statuses: Iterable[str] | None = None,
+    group_related: bool = True,
 ) -> list[AlertResult]:
-    """One alert per anomaly episode and channel, never repeated once delivered.
+    """One alert per anomaly incident and channel, never repeated once delivered.
 
     `con_or_warehouse`: a writable DuckDB/psycopg2 connection, a `Warehouse`, a DuckDB path or
     None (the configured warehouse) — where `alerts.sent_alerts` lives. `episodes`: the
@@ -109,26 +144,35 @@ def send_anomaly_alerts(
     TOKENLEDGER_ALERTS_CONFIG, default ./alerts.toml; no file = alerts off, returns []).
     `statuses`: only episodes with these statuses get a first alert (default: all of
     new/ongoing/resolved); an episode whose earlier delivery failed is retried whatever its
-    status now.
+    status now. `group_related`: the episodes one incident raises on several series (its key,
+    project, provider, models) make one alert, led by the largest (see `alerts.grouping`);
+    False = one alert per episode.
     """
     cfg = _config(config)
     records = _records(episodes)
     if cfg is None or not records:
         return []
+    unique: dict[str, dict[str, Any]] = {}
+    for episode in records:
+        unique.setdefault(str(episode["episode_id"]), episode)
+    records = list(unique.values())
+    if group_related:
+        groups = [(g.lead, g.related) for g in group_episodes_by_incident(records)]
+    else:
+        groups = [(episode, ()) for episode in records]
     wanted = set(statuses) if statuses is not None else None
     results: list[AlertResult] = []
-    seen: set[str] = set()
     with open_ledger(con_or_warehouse) as ledger:
         pending = ledger.pending_keys("anomaly") if wanted is not None else set()
-        for episode in records:
-            alert = anomaly_alert(episode)
-            if alert.key in seen:
-                continue
-            seen.add(alert.key)
-            if wanted is not None and episode.get("status") not in wanted:
-                if alert.key not in pending:
+        for lead, related in groups:
+            alert = anomaly_alert(lead, related)
+            covers = tuple(f"anomaly:{r['episode_id']}" for r in related)
+            if wanted is not None:
+                members = (lead, *related)
+                is_wanted = any(m.get("status") in wanted for m in members)
+                if not is_wanted and not pending.intersection((alert.key, *covers)):
                     continue
-            results.extend(_send_once(ledger, cfg, alert))
+            results.extend(_send_once(ledger, cfg, alert, covers))
     return results
 
 
