@@ -205,17 +205,20 @@ def render_days(
         # position within the bucket picks the deterministic subset served as strings
         pos = np.arange(n) - np.searchsorted(day, day, side="left")
         as_str = np.full(n, True) if amount_as_string else (day + pos) % 11 == 3
-        q, r = np.divmod(agg["nano"].to_numpy(), 1_000_000_000)
+        nano = agg["nano"].to_numpy()
+        sign = np.where(nano < 0, "-", "")  # a negative line (injected) keeps its magnitude
+        q, r = np.divmod(np.abs(nano), 1_000_000_000)
         amounts = [
             ""
             if not h
             else (
-                f'"amount":{{"value":"{qq}.{rr:09d}","currency":"usd"}},'
+                f'"amount":{{"value":"{sg}{qq}.{rr:09d}","currency":"usd"}},'
                 if s_
-                else f'"amount":{{"value":{qq}.{f"{rr:09d}".rstrip("0") or "0"},"currency":"usd"}},'
+                else f'"amount":{{"value":{sg}{qq}.{f"{rr:09d}".rstrip("0") or "0"},'
+                '"currency":"usd"},'
             )
-            for h, s_, qq, rr in zip(
-                has.tolist(), as_str.tolist(), q.tolist(), r.tolist(), strict=True
+            for h, s_, sg, qq, rr in zip(
+                has.tolist(), as_str.tolist(), sign.tolist(), q.tolist(), r.tolist(), strict=True
             )
         ]
         tmpl = (
@@ -268,10 +271,14 @@ def render_days(
                 '"context_window":null'
             )
             parsed_col = [nulls] * n
-        q, r = np.divmod(agg["nano"].to_numpy(), 10_000_000)
+        nano = agg["nano"].to_numpy()
+        sign = np.where(nano < 0, "-", "")  # a negative line (injected) keeps its magnitude
+        q, r = np.divmod(np.abs(nano), 10_000_000)
         amounts = [
-            f'"amount":"{qq}{("." + f"{rr:07d}".rstrip("0")) if rr else ""}",' if h else ""
-            for h, qq, rr in zip(has.tolist(), q.tolist(), r.tolist(), strict=True)
+            f'"amount":"{sg}{qq}{("." + f"{rr:07d}".rstrip("0")) if rr else ""}",' if h else ""
+            for h, sg, qq, rr in zip(
+                has.tolist(), sign.tolist(), q.tolist(), r.tolist(), strict=True
+            )
         ]
         tmpl = '{%s"currency":"USD","workspace_id":%s,"description":%s,%s}'
         rows = [

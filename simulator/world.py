@@ -1247,12 +1247,15 @@ class World:
             self.version += 1
 
     def inject(self, kind: str, provider: str, date: dt.date) -> None:
-        """Add one bad cost record to a day: an unmapped token type, or a line without amount."""
-        if kind not in ("unknown_token_type", "missing_field"):
+        """Add one bad cost record to a day: an unmapped token type, or a line without amount;
+        or (`negative_cost`) serve that day's largest cost line with its sign flipped."""
+        if kind not in ("unknown_token_type", "missing_field", "negative_cost"):
             raise ValueError(f"unknown injection kind {kind!r}")
         day = (date - self.start).days
         if not 0 <= day < self.days:
             raise ValueError(f"{date} is outside the world")
+        if kind == "negative_cost":
+            return self._flip_largest_cost_line(provider, day)
         with self._lock:
             if provider == "openai":
                 t = self.openai_costs
@@ -1298,6 +1301,23 @@ class World:
                 raise ValueError(f"unknown provider {provider!r}")
             frame = pd.concat([t.frame, pd.DataFrame([row])], ignore_index=True)
             t.set_frame(frame.astype(np.int64))
+            self.version += 1
+
+    def _flip_largest_cost_line(self, provider: str, day: int) -> None:
+        """The day's largest cost line (by amount) is served negative: a usage charge below
+        zero, which the pipeline's quality gate must stop before it reaches the marts."""
+        if provider not in ("openai", "anthropic"):
+            raise ValueError(f"unknown provider {provider!r}")
+        t = self.openai_costs if provider == "openai" else self.anthropic_costs
+        with self._lock:
+            lo, hi = t.offsets[day], t.offsets[day + 1]
+            if hi <= lo:
+                raise ValueError(f"no {provider} cost lines on day {day}")
+            frame = t.frame.copy()
+            col = frame.columns.get_loc("nano")
+            row = lo + int(np.argmax(frame["nano"].to_numpy()[lo:hi]))
+            frame.iloc[row, col] = -abs(int(frame.iloc[row, col]))
+            t.set_frame(frame)
             self.version += 1
 
     # ------------------------------------------------------------------ files
