@@ -330,7 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a clear one-line error for people; the trace with -v later
         from tokenledger.dbt import DbtBuildError
+        from tokenledger.quality import QualityGateFailed
 
+        if isinstance(exc, QualityGateFailed):  # the batch was stopped; marts unchanged
+            print(f"tokenledger: {exc}", file=sys.stderr)
+            return 3
         if isinstance(exc, DbtBuildError) or os.environ.get("TOKENLEDGER_DEBUG") is None:
             print(f"tokenledger: error: {exc}", file=sys.stderr)
             return 1

@@ -24,6 +24,8 @@ class PipelineResult:
     rows: dict[str, int] = field(default_factory=dict)
     dbt: DbtRunSummary | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    published: dict[str, str] = field(default_factory=dict)
+    """Marts the quality gate published (model → refreshed/created/view)."""
     anomalies: Any = None
     """Spend anomaly episodes (pandas DataFrame) published to marts.fct_spend_anomalies."""
 
@@ -39,11 +41,23 @@ def run_pipeline(
     """Ingest every configured provider for the UTC days [start, end] and rebuild the marts.
 
     `warehouse` defaults to the configured one (TOKENLEDGER_WAREHOUSE); a Path is a DuckDB file.
-    Raises when no provider is configured, when a provider keeps failing after retries, or
-    when a blocking dbt test (grain, reconciliation) fails.
+    Write–audit–publish (tokenledger.quality): dbt builds the marts into `marts__audit`, the
+    blocking checks run, and only a batch that passed replaces `marts`. Raises when no
+    provider is configured, when a provider keeps failing after retries, or
+    `QualityGateFailed` (marts untouched, rows quarantined, alert sent) when a check fails.
     """
-    from ingestion.pipeline import run_ingestion
+    from ingestion.pipeline import configured_providers, run_ingestion
     from tokenledger.anomaly.warehouse import publish_anomalies
+    from tokenledger.quality import (
+        Batch,
+        audited_build_args,
+        batch_environment,
+        ensure_quarantine_table,
+        judge_build,
+        publish_batch,
+        reject_batch,
+    )
+    from tokenledger.quality.expectations import validate_raw_cost_reports
 
     warehouse = Warehouse.resolve(warehouse)
     result = PipelineResult()
@@ -60,13 +74,25 @@ def run_pipeline(
     result.seconds["ingest"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    with warehouse.dbt_environment():
+    batch = Batch(start, end, tuple(configured_providers()))
+    ensure_quarantine_table(warehouse)
+    raw_failures = validate_raw_cost_reports(warehouse, batch)
+    result.seconds["validate_raw"] = time.perf_counter() - t1
+    target_path = warehouse.work_dir() / "dbt_target"
+    with warehouse.dbt_environment(), batch_environment(batch):
         result.dbt = run_dbt(
-            ["build"],
+            audited_build_args(batch),
             target=warehouse.dbt_target,
-            target_path=warehouse.work_dir() / "dbt_target",
+            target_path=target_path,
             on_node=on_node,
+            raise_on_failure=False,
         )
+    failures = judge_build(
+        warehouse, target_path, result.dbt.success, result.dbt.failures, raw_failures
+    )
+    if failures:
+        raise reject_batch(warehouse, failures, batch)
+    result.published = publish_batch(warehouse, target_path)
     result.seconds["transform"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
