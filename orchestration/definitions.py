@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import detect, ingest, transform
+from orchestration.defs import detect, ingest, quality, transform
 from orchestration.resources import default_resources
 
 daily_job = dg.define_asset_job(
@@ -27,6 +27,7 @@ def build_definitions(duckdb_path: str | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.defs,
         transform.defs,
+        quality.build_defs(transform.dbt_models),
         detect.defs,
         dg.Definitions(
             jobs=[daily_job],

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.quality import PUBLISH_KEY
 from orchestration.partitions import DAILY, SINGLE_RUN
 from orchestration.resources import WarehouseResource
 from tokenledger.anomaly.warehouse import ANOMALY_SCHEMA, ANOMALY_TABLE, publish_anomalies
@@ -9,7 +10,7 @@ from tokenledger.anomaly.warehouse import ANOMALY_SCHEMA, ANOMALY_TABLE, publish
 
 @dg.asset(
     key=[ANOMALY_SCHEMA, ANOMALY_TABLE],
-    deps=[dg.AssetKey(["marts", "fct_cost_and_usage"])],
+    deps=[PUBLISH_KEY],  # the published fact, after the quality gate
     partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
     group_name="detect",

@@ -1,4 +1,8 @@
-"""Transformation assets: every dbt model and seed, with dbt tests as asset checks."""
+"""Transformation assets: every dbt model and seed, with dbt tests as asset checks.
+
+The marts are built into the audit schema and published by `quality/published_marts` once
+every blocking check passed (write–audit–publish, orchestration/defs/quality).
+"""
 
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -8,6 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.partitions import DAILY, SINGLE_RUN
 from orchestration.resources import WarehouseResource, dbt_project
+from tokenledger.quality import audited_build_args, batch_environment, judge_build, reject_batch
 
 
 class TokenledgerDbtTranslator(DagsterDbtTranslator):
@@ -35,10 +40,19 @@ PROJECT = dbt_project()
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterable:
-    """Rebuild the models (they re-derive every day from raw) and run their tests as checks."""
+    """Rebuild the models (they re-derive every day from raw), the marts into the audit
+    schema, and run their tests as checks; a failing blocking test quarantines its rows,
+    alerts and fails the step, so the marts are not published."""
+    from orchestration.defs.quality import batch_for_run
+
     wh = warehouse.warehouse()  # exports the env vars dbt's profile reads (engine, place)
-    yield from dbt.cli(["build"], context=context).stream()
-    wh.after_build()  # PostgreSQL: the BI role may read marts, and nothing else
+    batch = batch_for_run(context)
+    with batch_environment(batch):  # the dbt subprocess inherits the batch's days
+        invocation = dbt.cli(audited_build_args(batch), context=context, raise_on_error=False)
+        yield from invocation.stream()
+    failures = judge_build(wh, invocation.target_path, invocation.is_successful())
+    if failures:
+        raise dg.Failure(description=str(reject_batch(wh, failures, batch)))
 
 
 defs = dg.Definitions(assets=[dbt_models])
