@@ -94,14 +94,22 @@ def _print_run_result(result, console: Console) -> None:
     )
     episodes = result.anomalies
     if episodes is not None and len(episodes):
-        from tokenledger.anomaly.warehouse import describe_episode
+        from tokenledger.alerts import incident_alerts
 
+        alerts = incident_alerts(episodes)
         console.print(
-            f"[bold]{len(episodes)} spend anomaly episodes[/bold] in marts.fct_spend_anomalies; "
-            "largest:"
+            f"[bold]{len(alerts)} spend anomaly incidents[/bold] ({len(episodes)} anomalous "
+            "series in marts.fct_spend_anomalies); largest:"
         )
-        for ep in episodes.head(3).to_dict("records"):
-            console.print(f"  [red]●[/red] {describe_episode(ep)}")
+        for alert in alerts[:3]:
+            fields = {label: value for label, value in alert.fields}
+            console.print(f"  [red]●[/red] {alert.text}")
+            detail = [f"{k}: {fields[k]}" for k in ("Team", "Models", "API keys") if k in fields]
+            if detail:
+                console.print(f"    {' · '.join(detail)}")
+    sent = [a for a in (result.alerts or []) if a.status == "sent"]
+    if sent:
+        console.print(f"sent {len(sent)} alert(s) through the configured channels")
     for warning in result.dbt.warnings if result.dbt else []:
         console.print(f"[yellow]warning[/yellow] {warning}")
 
@@ -322,7 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tokenledger` console script."""
-    logging.basicConfig(level=os.environ.get("TOKENLEDGER_LOG_LEVEL", "WARNING"))
+    level = os.environ.get("TOKENLEDGER_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level)
+    for handler in logging.getLogger().handlers:  # libraries that force their own loggers to
+        handler.setLevel(level)  # INFO (Great Expectations does) stay quiet too
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

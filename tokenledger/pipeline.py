@@ -28,6 +28,8 @@ class PipelineResult:
     """Marts the quality gate published (model → refreshed/created/view)."""
     anomalies: Any = None
     """Spend anomaly episodes (pandas DataFrame) published to marts.fct_spend_anomalies."""
+    alerts: list = field(default_factory=list)
+    """AlertResult per incident and channel (empty when no alert channel is configured)."""
 
 
 def run_pipeline(
@@ -47,6 +49,7 @@ def run_pipeline(
     `QualityGateFailed` (marts untouched, rows quarantined, alert sent) when a check fails.
     """
     from ingestion.pipeline import configured_providers, run_ingestion
+    from tokenledger.alerts import send_anomaly_alerts
     from tokenledger.anomaly.warehouse import publish_anomalies
     from tokenledger.quality import (
         Batch,
@@ -97,6 +100,9 @@ def run_pipeline(
 
     t2 = time.perf_counter()
     result.anomalies = publish_anomalies(warehouse)
+    # one alert per incident through the channels of alerts.toml (none configured: no-op);
+    # only new or ongoing incidents, so adopting tokenledger on old history sends no backlog
+    result.alerts = send_anomaly_alerts(warehouse, result.anomalies, statuses=("new", "ongoing"))
     result.seconds["detect"] = time.perf_counter() - t2
     warehouse.after_build()
     result.seconds["total"] = time.perf_counter() - t0

@@ -24,6 +24,7 @@ from tokenledger.alerts.ledger import AlertLedger, open_ledger
 from tokenledger.alerts.messages import Alert, anomaly_alert, quality_alert
 from tokenledger.alerts.send import (
     AlertResult,
+    incident_alerts,
     send_anomaly_alerts,
     send_quality_alert,
     send_test_alerts,
@@ -38,6 +39,7 @@ __all__ = [
     "AlertConfigError",
     "AlertLedger",
     "AlertResult",
+    "incident_alerts",
     "AlertsConfig",
     "Channel",
     "RetryPolicy",

@@ -127,6 +127,23 @@ def _send_to_channel(
     return AlertResult(alert.key, channel.name, FAILED, done.attempts, done.error, alert.title)
 
 
+def incident_groups(episodes: Any, group_related: bool = True) -> list[tuple[dict, tuple]]:
+    """(lead episode, related episodes) per incident, largest first; episode ids deduplicated."""
+    unique: dict[str, dict[str, Any]] = {}
+    for episode in _records(episodes):
+        unique.setdefault(str(episode["episode_id"]), episode)
+    records = list(unique.values())
+    if group_related:
+        return [(g.lead, g.related) for g in group_episodes_by_incident(records)]
+    return [(episode, ()) for episode in records]
+
+
+def incident_alerts(episodes: Any) -> list[Alert]:
+    """The alert of every anomaly incident, largest first: what the channels would receive
+    (the CLI and the demo print these)."""
+    return [anomaly_alert(lead, related) for lead, related in incident_groups(episodes)]
+
+
 def send_anomaly_alerts(
     con_or_warehouse: Any,
     episodes: Any,
@@ -149,17 +166,9 @@ def send_anomaly_alerts(
     False = one alert per episode.
     """
     cfg = _config(config)
-    records = _records(episodes)
-    if cfg is None or not records:
+    groups = incident_groups(episodes, group_related) if cfg is not None else []
+    if not groups:
         return []
-    unique: dict[str, dict[str, Any]] = {}
-    for episode in records:
-        unique.setdefault(str(episode["episode_id"]), episode)
-    records = list(unique.values())
-    if group_related:
-        groups = [(g.lead, g.related) for g in group_episodes_by_incident(records)]
-    else:
-        groups = [(episode, ()) for episode in records]
     wanted = set(statuses) if statuses is not None else None
     results: list[AlertResult] = []
     with open_ledger(con_or_warehouse) as ledger:

@@ -88,30 +88,75 @@ def detect_from_warehouse(
 ANOMALY_SCHEMA, ANOMALY_TABLE = "marts", "fct_spend_anomalies"
 
 
+ALLOCATION_QUERY = """
+select
+    cast(charge_period_start as date) as date,
+    x_provider as provider,
+    sub_account_id,
+    x_api_key_id as api_key_id,
+    x_model as model,
+    x_token_type as token_type,
+    team,
+    sum(allocated_cost) as cost
+from marts.fct_cost_allocated
+group by 1, 2, 3, 4, 5, 6, 7
+"""
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    sql = (
+        "select count(*) from information_schema.tables "
+        f"where table_schema = '{schema}' and table_name = '{table}'"
+    )
+    return bool(_frame(con, sql).iloc[0, 0])
+
+
+def _frame(con, sql: str) -> pd.DataFrame:
+    if hasattr(con, "sql"):
+        return con.sql(sql).df()
+    with con.cursor() as cur:
+        cur.execute(sql)
+        return pd.DataFrame(cur.fetchall(), columns=[c[0] for c in cur.description])
+
+
+def attach_teams(episodes: pd.DataFrame, allocated: pd.DataFrame) -> pd.DataFrame:
+    """Add `team`: the team whose allocated cost carries the episode — within its series and
+    window, narrowed to its root-cause value when the allocation knows that dimension.
+    `allocated` has ALLOCATION_QUERY's columns; `unallocated` is a team like any other here."""
+    out = episodes.copy()
+    if out.empty or allocated.empty:
+        out["team"] = pd.Series([None] * len(out), dtype=object)
+        return out
+    allocated = allocated.assign(cost=allocated["cost"].astype(float))
+    day = pd.to_datetime(allocated["date"]).dt.date
+    teams = []
+    for ep in out.to_dict("records"):
+        mask = (day >= ep["start_date"]) & (day <= ep["end_date"])
+        for dim, value in series_filter(ep).items():
+            mask &= allocated[dim].isna() if value is None else allocated[dim] == value
+        dim, value = ep.get("root_cause_dimension"), ep.get("root_cause_value")
+        if dim in allocated.columns and value is not None:
+            narrowed = mask & (allocated[dim] == value)
+            mask = narrowed if narrowed.any() else mask
+        by_team = allocated.loc[mask].groupby("team")["cost"].sum()
+        teams.append(by_team.idxmax() if len(by_team) else None)
+    out["team"] = teams
+    return out
+
+
 def publish_anomalies(warehouse, config: DetectorConfig | None = None) -> pd.DataFrame:
     """Score the warehouse's usage cost and replace `marts.fct_spend_anomalies` with the
-    episodes (one row per series × first flagged day). Idempotent: a re-run, or a run after
-    a provider restated a day, rewrites the whole table from the fact."""
+    episodes (one row per series × first flagged day), each with the team that carries it
+    (from marts.fct_cost_allocated when allocation has run). Idempotent: a re-run, or a run
+    after a provider restated a day, rewrites the whole table from the fact."""
     with warehouse.reader() as reader:
-        rows = load_usage_rows(reader.connection)
-    episodes = anomalies_from_rows(rows, config)
+        con = reader.connection
+        rows = load_usage_rows(con)
+        allocated = (
+            _frame(con, ALLOCATION_QUERY)
+            if _has_table(con, "marts", "fct_cost_allocated")
+            else pd.DataFrame()
+        )
+    episodes = attach_teams(anomalies_from_rows(rows, config), allocated)
     warehouse.replace_table(ANOMALY_SCHEMA, ANOMALY_TABLE, episodes)
     return episodes
-
-
-def describe_episode(ep: dict) -> str:
-    """One sentence a person can act on: what moved, by how much, since when, and why."""
-    days = max(int(ep.get("days") or 1), 1)
-    actual, expected = ep["actual_cost"] / days, ep["expected_cost"] / days
-    what = str(ep["series_id"]).split(":", 1)[-1]
-    verb = "rose" if ep["direction"] == "spike" else "fell"
-    text = (
-        f"{ep['level']} {what}: spend {verb} from ${expected:,.0f}/day to ${actual:,.0f}/day "
-        f"{ep['start_date']} → {ep['end_date']} ({ep['impact']:+,.0f} USD, {ep['status']})"
-    )
-    if ep.get("root_cause_dimension"):
-        share = ep.get("root_cause_share")
-        share_text = f" ({share:.0%} of the change)" if share == share and share else ""
-        text += f"; largest contributor {ep['root_cause_dimension']}={ep['root_cause_value']}"
-        text += share_text
-    return text
