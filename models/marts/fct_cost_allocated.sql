@@ -12,39 +12,48 @@ allocated as (
 
 ),
 
+providers as (
+
+    select * from {{ ref('providers') }}
+
+),
+
 final as (
 
     select
         -- ids
-        cost_allocation_key as x_cost_allocation_key,
-        cost_row_key as x_cost_row_key,
-        billing_account_id,
-        sub_account_id,
-        api_key_id as x_api_key_id,
+        allocated.cost_allocation_key as x_cost_allocation_key,
+        allocated.cost_row_key as x_cost_row_key,
+        allocated.billing_account_id,
+        allocated.sub_account_id,
+        allocated.api_key_id as x_api_key_id,
 
         -- dimensions
-        team,
-        cost_centre,
-        application,
-        provider as x_provider,
-        model as x_model,
-        token_type as x_token_type,
-        service_tier as x_service_tier,
+        allocated.team,
+        allocated.cost_centre,
+        allocated.application,
+        providers.provider_name,
+        allocated.provider as x_provider,
+        allocated.model as x_model,
+        allocated.token_type as x_token_type,
+        allocated.service_tier as x_service_tier,
 
         -- money
-        allocated_cost,
-        billing_currency,
+        allocated.allocated_cost,
+        allocated.billing_currency,
 
         -- allocation audit
-        allocation_rule_id as x_allocation_rule_id,
-        allocation_method as x_allocation_method,
-        allocation_specificity as x_allocation_specificity,
+        allocated.allocation_rule_id as x_allocation_rule_id,
+        allocated.allocation_method as x_allocation_method,
+        allocated.allocation_specificity as x_allocation_specificity,
 
         -- timestamps (UTC; period ends exclusive)
-        cast(charge_date as timestamp) as charge_period_start,
-        {{ add_days('cast(charge_date as timestamp)', 1) }} as charge_period_end
+        cast(allocated.charge_date as timestamp) as charge_period_start,
+        {{ add_days('cast(allocated.charge_date as timestamp)', 1) }} as charge_period_end
 
     from allocated
+    left join providers
+        on allocated.provider = providers.provider
 
 )
 
