@@ -318,16 +318,16 @@ def test_team_cost_matches_truth_and_no_cross_charging(warehouse, world):
             assert team in targets[rule_id], (rule_id, team)
 
 
-def test_report_charts_spend_by_team(warehouse):
-    """The HTML report's top breakdown reads the allocation mart's `team` column."""
-    from tokenledger.report import _pick_breakdowns, warehouse_reader
+def test_report_charts_spend_by_team(warehouse, tmp_path):
+    """The HTML report's top breakdown reads the allocation mart's `team` column, and the
+    report is written from it (`unallocated` shown as a team)."""
+    from tokenledger.report import _pick_breakdowns, warehouse_reader, write_report
 
     with warehouse_reader(warehouse) as con:
-        tables = [
-            (s, t)
-            for s, t in con.execute(
-                "select table_schema, table_name from information_schema.tables"
-            ).fetchall()
-        ]
-        picked = _pick_breakdowns(con, tables)
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+        picked = _pick_breakdowns(con, [tuple(t) for t in tables])
     assert picked[0][:4] == ("Top teams", "team", "marts.fct_cost_allocated", "team")
+    html = write_report(tmp_path / "report.html", warehouse=warehouse).read_text()
+    assert "Top teams" in html
