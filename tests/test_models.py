@@ -419,7 +419,7 @@ def built_warehouse(tmp_path_factory):
         ok, _ = run_dbt(["seed"], tmp)
         assert ok, "dbt seed failed"
         ok, statuses = run_dbt(["build"], tmp)
-        failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+        failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
         assert ok and not failed, f"dbt build failed: {failed}"
         yield db, tmp, statuses
     finally:
@@ -592,7 +592,7 @@ def test_build_succeeds_when_only_one_provider_is_configured(tmp_path, monkeypat
     create_raw_duckdb(db, schemas=("raw_openai",))
     monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
     ok, statuses = run_dbt(["build"], tmp_path)
-    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
     assert ok and not failed, f"dbt build failed: {failed}"
     rows = _query(
         db,
@@ -643,7 +643,7 @@ def test_same_models_build_and_reconcile_on_postgres(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TOKENLEDGER_PG_DATABASE", PG_TEST_DATABASE)
     ok, statuses = run_dbt(["build", "--target", "postgres"], tmp_path)
-    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
     assert ok and not failed, f"dbt build on postgres failed: {failed}"
 
     with con.cursor() as cur:
@@ -679,7 +679,7 @@ def test_simulated_world_reconciles_with_truth_to_the_cent(tmp_path, provider_en
 
     monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
     ok, statuses = run_dbt(["build"], tmp_path)
-    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn")}
+    failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
     assert ok and not failed, f"dbt build failed: {failed}"
 
     truth = world.truth_billed_cost()
