@@ -298,3 +298,57 @@ def test_publish_is_one_transaction_and_keeps_types(engine, request, tmp_path):
     )
     assert [(c[0], c[2]) for c in cols] == [("day", "NO"), ("n", "YES")]
     assert cols[0][1].lower() == "date"
+
+
+def test_missing_day_and_volume_drop_checks_fire_on_the_audited_fact(gate, tmp_path):
+    """The batch-aware dbt tests pass on the good batch and fail, naming the provider-day, when
+    a provider's day is missing or arrives with a fraction of its usual rows."""
+    from tokenledger.dbt import run_dbt
+    from tokenledger.quality import audited_build_args, batch_environment
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(gate["db"], db)
+    wh = Warehouse.resolve(db)
+    last = gate["last"]
+    batch = Batch(last - timedelta(days=3), last, ("openai", "anthropic"))
+    select = ["--select", "assert_no_missing_days_in_batch", "assert_no_volume_drop"]
+
+    def run_checks() -> dict[str, str]:
+        args = ["test", *select, "--vars", audited_build_args(batch)[-1]]
+        with wh.dbt_environment(), batch_environment(batch):
+            summary = run_dbt(
+                args, target="duckdb", target_path=tmp_path / "t", raise_on_failure=False
+            )
+        return {k.split(".")[2]: v for k, v in summary.statuses.items()}
+
+    assert set(run_checks().values()) == {"pass"}
+    con = duckdb.connect(str(db))
+    try:
+        audit = "marts__audit.fct_cost_and_usage"
+        con.execute(
+            f"delete from {audit} where x_provider = 'anthropic' "
+            f"and cast(charge_period_start as date) = '{last - timedelta(days=2)}'"
+        )
+        # keep a quarter of OpenAI's rows on the last day
+        con.execute(
+            f"delete from {audit} where x_provider = 'openai' "
+            f"and cast(charge_period_start as date) = '{last}' and x_cost_row_key not in ("
+            f"select x_cost_row_key from {audit} where x_provider = 'openai' "
+            f"and cast(charge_period_start as date) = '{last}' order by 1 "
+            f"limit (select count(*) // 4 from {audit} where x_provider = 'openai' "
+            f"and cast(charge_period_start as date) = '{last}'))"
+        )
+    finally:
+        con.close()
+    statuses = run_checks()
+    assert statuses == {"assert_no_missing_days_in_batch": "fail", "assert_no_volume_drop": "fail"}
+    # what the gate quarantines: the provider-days, read from the failing tests
+    from tokenledger.quality.checks import dbt_failures
+
+    failures = {f.check_name: f for f in dbt_failures(tmp_path / "t", wh)}
+    missing = failures["assert_no_missing_days_in_batch"].rows
+    assert [(r["provider"], r["charge_date"]) for r in missing] == [
+        ("anthropic", last - timedelta(days=2))
+    ]
+    dropped = failures["assert_no_volume_drop"].rows
+    assert [(r["provider"], r["charge_date"]) for r in dropped] == [("openai", last)]

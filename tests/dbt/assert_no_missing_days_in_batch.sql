@@ -2,11 +2,12 @@
 {#-
     Quality gate: every configured provider has cost in the fact on every UTC day of the batch.
     The batch is [TOKENLEDGER_BATCH_START, TOKENLEDGER_BATCH_END] (what `tokenledger run` or
-    the Dagster partition asked for), cut at the latest day any provider has reported so far
-    (today's bucket is not complete anywhere yet); providers are TOKENLEDGER_BATCH_PROVIDERS
-    (comma-separated: the configured ones). Env vars rather than dbt vars, so a new batch
-    re-parses two files, not the project. Without them (a plain `dbt build`): every provider
-    in the fact, from the first to the last reported day. Returns the missing provider-days.
+    the Dagster partition asked for), from each provider's first reported day (a provider
+    added later is not missing the days before it), cut at the latest day any provider has
+    reported so far (today's bucket is not complete anywhere yet); providers are
+    TOKENLEDGER_BATCH_PROVIDERS (comma-separated: the configured ones). Env vars rather than
+    dbt vars, so a new batch re-parses two files, not the project. Without them (a plain
+    `dbt build`): every provider in the fact, whole history. Returns missing provider-days.
 -#}
 {%- set batch_start = env_var('TOKENLEDGER_BATCH_START', '') -%}
 {%- set batch_end = env_var('TOKENLEDGER_BATCH_END', '') -%}
@@ -24,15 +25,17 @@ fact_days as (
 
 ),
 
-bounds as (
+provider_first_days as (
 
-    select
-        {% if batch_start -%}
-        cast('{{ batch_start }}' as date) as first_day,
-        {%- else -%}
-        min(charge_date) as first_day,
-        {%- endif %}
-        max(charge_date) as last_day
+    select provider, min(charge_date) as first_day
+    from fact_days
+    group by provider
+
+),
+
+last_reported as (
+
+    select max(charge_date) as last_day
     from fact_days
     {% if batch_end -%}
     where charge_date <= cast('{{ batch_end }}' as date)
@@ -53,23 +56,36 @@ providers as (
 
 ),
 
-batch_days as (
+ranges as (
 
-    select cast(series.day_at as date) as charge_date
-    from bounds,
-        generate_series(
-            cast(bounds.first_day as timestamp),
-            cast(bounds.last_day as timestamp),
-            interval '1 day'
-        ) as series (day_at)
+    -- a provider's history starts at its first reported day (one added later is not missing
+    -- the days before it); one with no cost at all yet expects nothing
+    select
+        providers.provider,
+        {% if batch_start -%}
+        greatest(provider_first_days.first_day, cast('{{ batch_start }}' as date))
+        {%- else -%}
+        provider_first_days.first_day
+        {%- endif %} as first_day,
+        last_reported.last_day
+    from providers
+    inner join provider_first_days
+        on providers.provider = provider_first_days.provider
+    cross join last_reported
 
 ),
 
 expected as (
 
-    select providers.provider, batch_days.charge_date
-    from providers
-    cross join batch_days
+    select
+        ranges.provider,
+        cast(series.day_at as date) as charge_date
+    from ranges,
+        generate_series(
+            cast(ranges.first_day as timestamp),
+            cast(ranges.last_day as timestamp),
+            interval '1 day'
+        ) as series (day_at)
 
 ),
 

@@ -49,8 +49,9 @@ BATCH_ENV = ("TOKENLEDGER_BATCH_START", "TOKENLEDGER_BATCH_END", "TOKENLEDGER_BA
 
 
 def audited_build_args(batch: Batch, audit_schema: str = AUDIT_SCHEMA) -> list[str]:
-    """`dbt build` arguments of an audited build (run inside `batch_environment`)."""
-    return ["build", "--vars", json.dumps(gate_vars(batch, audit_schema))]
+    """`dbt build` arguments of an audited build of `batch`; run it inside
+    `batch_environment(batch)`, which gives the batch-aware tests its days and providers."""
+    return ["build", "--vars", json.dumps(gate_vars(audit_schema))]
 
 
 def batch_env(batch: Batch) -> dict[str, str]:

@@ -2,10 +2,10 @@
 judged, and `QualityGateFailed`, which names every failing check.
 
 A batch is the UTC days one run (re)loaded, [start, end], for the configured providers. The
-dbt part of the gate reads those as dbt vars (`gate_vars`); the failures of a dbt invocation
-are read back from its artefacts (`run_results.json` + `manifest.json`), with the offending
-rows fetched by re-running each failing test's compiled SQL while the audited marts still
-exist — the same rows `dbt --store-failures` would keep, fetched only when a test fails.
+batch-aware dbt tests read those from env vars (tokenledger.quality.batch_env); the failures of
+a dbt invocation are read back from its artefacts (`run_results.json` + `manifest.json`), with
+the offending rows fetched by re-running each failing test's compiled SQL while the audited
+marts still exist — the rows `dbt --store-failures` would keep, fetched only when one fails.
 """
 
 from __future__ import annotations
@@ -92,17 +92,11 @@ class QualityGateFailed(RuntimeError):
         return [f.check_name for f in self.failures]
 
 
-def gate_vars(batch: Batch, audit_schema: str = AUDIT_SCHEMA) -> dict[str, Any]:
-    """The dbt vars of an audited build: marts go to `audit_schema`; the batch-aware tests
-    (missing days, volume drop) check `batch`."""
-    out: dict[str, Any] = {"audit_schema": audit_schema}
-    if batch.start is not None:
-        out["batch_start"] = batch.start.isoformat()
-    if batch.end is not None:
-        out["batch_end"] = batch.end.isoformat()
-    if batch.providers:
-        out["batch_providers"] = list(batch.providers)
-    return out
+def gate_vars(audit_schema: str = AUDIT_SCHEMA) -> dict[str, Any]:
+    """The dbt vars of an audited build: the marts go to `audit_schema`. The batch's days and
+    providers travel as env vars (`tokenledger.quality.batch_env`), not vars: a changed var
+    re-parses the whole project, a changed env var only the two files that read it."""
+    return {"audit_schema": audit_schema}
 
 
 def _json_default(value: Any) -> Any:
