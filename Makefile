@@ -23,8 +23,9 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/tokenledger demo
 
+# Two workers, one test module each at a time: most tests wait on HTTP, dbt and subprocesses.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python bench/run_pipeline_bench.py

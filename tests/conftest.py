@@ -10,10 +10,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def dbt_manifest():
-    """The dbt manifest Dagster needs; parsed once per test session (like `tokenledger prepare`)."""
-    from tokenledger.dbt import prepare_manifest
+    """The dbt manifest Dagster needs (`make test` prepares it first; parsed here only when a
+    dbt file changed since, so parallel test workers do not rewrite it under each other)."""
+    from tokenledger.dbt import manifest_is_fresh, prepare_manifest
+    from tokenledger.paths import manifest_path
 
-    return prepare_manifest()
+    return manifest_path() if manifest_is_fresh() else prepare_manifest()
 
 
 @pytest.fixture()

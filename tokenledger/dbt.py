@@ -99,6 +99,26 @@ def _release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
+DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests/dbt")
+"""What the manifest is parsed from: a change to any of these makes it stale."""
+
+
+def manifest_is_fresh() -> bool:
+    """True when target/manifest.json is newer than every dbt source file."""
+    from tokenledger.paths import manifest_path
+
+    manifest = manifest_path()
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    for name in DBT_SOURCES:
+        path = PROJECT_DIR / name
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        if any(f.stat().st_mtime > built for f in files):
+            return False
+    return True
+
+
 def prepare_manifest() -> Path:
     """Write target/manifest.json (`dbt parse`), which Dagster's dbt assets need before loading."""
     from tokenledger.paths import manifest_path
