@@ -148,7 +148,8 @@ def main() -> int:
         f"ingest (API → dlt → {engine}): {result.seconds['ingest']:.2f} s = "
         f"{ingest_rate:,.0f} rows/s"
     )
-    print(f"transform (dbt build):      {result.seconds['transform']:.2f} s")
+    print(f"audit + dbt build + publish: {result.seconds['transform']:.2f} s")
+    print(f"anomalies + alerts:         {result.seconds.get('detect', 0.0):.2f} s")
     print(f"wall time run_pipeline:     {wall:.2f} s")
     print(f"peak memory (RSS):          {peak_mb:,.0f} MB")
     if warehouse.is_postgres:

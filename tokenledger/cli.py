@@ -101,7 +101,7 @@ def _print_run_result(result, console: Console) -> None:
             f"[bold]{len(alerts)} spend anomaly incidents[/bold] ({len(episodes)} anomalous "
             "series in marts.fct_spend_anomalies); largest:"
         )
-        for alert in alerts[:3]:
+        for alert in alerts[:8]:
             fields = {label: value for label, value in alert.fields}
             console.print(f"  [red]●[/red] {alert.text}")
             detail = [f"{k}: {fields[k]}" for k in ("Team", "Models", "API keys") if k in fields]
