@@ -31,7 +31,7 @@ from tokenledger.demo import (
     truth_cost_by_provider_day,
 )
 from tokenledger.quality import Batch, publish_audited_marts
-from tokenledger.quality.expectations import validate_raw_cost_reports
+from tokenledger.quality.expectations import validate_raw_cost_reports, validate_staging_costs
 from tokenledger.warehouse import Warehouse
 
 SEED, DAYS = 7, 21
@@ -238,6 +238,58 @@ def test_raw_suites_catch_duplicate_keys_and_unparseable_amounts(gate, tmp_path)
     amounts = failures["raw_anthropic.cost_report:expect_column_values_to_match_regex(amount)"]
     assert amounts.failing_rows > 0 and all(r["amount"].startswith("USD ") for r in amounts.rows)
     assert set(failures) == {unique.check_name, amounts.check_name}
+
+
+def test_staging_suites_pass_a_good_batch_and_catch_bad_staging_rows(gate, tmp_path):
+    """Great Expectations on the staging cost models (after the dbt build): the good batch
+    passes; a staging row the quarantine missed — null billed cost, unknown currency, a token
+    type outside the conformed vocabulary, a charge day outside the batch — is caught, with
+    the offending staging row."""
+    db = tmp_path / "suites.duckdb"
+    shutil.copy(gate["db"], db)
+    last = gate["last"]
+    batch = Batch(last - timedelta(days=2), last, ("openai", "anthropic"))
+    assert validate_staging_costs(Warehouse.resolve(db), batch) == []
+
+    # the staging view becomes a table holding four bad rows beside the good ones
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("create table staging.good as select * from staging.stg_openai__costs")
+        con.execute("drop view staging.stg_openai__costs")
+        con.execute("create table staging.stg_openai__costs as select * from staging.good")
+        bad = {
+            "null_cost": "billed_cost = null",
+            "bad_currency": "billing_currency = 'XTS'",
+            "bad_type": "token_type = 'reasoning'",
+            "old_day": "bucket_start_at = bucket_start_at - interval 30 day",
+        }
+        for key, change in bad.items():
+            con.execute(
+                "insert into staging.stg_openai__costs select * from staging.good "
+                f"where bucket_date = '{last}' limit 1"
+            )
+            con.execute(
+                f"update staging.stg_openai__costs set cost_row_key = '{key}', {change} "
+                "where cost_row_key = (select cost_row_key from staging.good "
+                f"where bucket_date = '{last}' limit 1) and rowid = "
+                "(select max(rowid) from staging.stg_openai__costs)"
+            )
+    finally:
+        con.close()
+    failures = {f.check_name: f for f in validate_staging_costs(Warehouse.resolve(db), batch)}
+    rel = "staging.stg_openai__costs"
+    expected = {
+        f"{rel}:expect_column_values_to_not_be_null(billed_cost)": "null_cost",
+        f"{rel}:expect_column_values_to_be_in_set(billing_currency)": "bad_currency",
+        f"{rel}:expect_column_values_to_be_in_set(token_type)": "bad_type",
+        f"{rel}:expect_column_values_to_be_between(charge_day)": "old_day",
+    }
+    assert set(failures) == set(expected)
+    for name, key in expected.items():
+        failure = failures[name]
+        assert failure.kind == "great_expectations" and failure.relation == rel
+        assert failure.failing_rows == 1 and [r["cost_row_key"] for r in failure.rows] == [key]
+        assert "charge_day" not in failure.rows[0]
 
 
 def _pg_or_duck(engine, request, tmp_path) -> Warehouse:

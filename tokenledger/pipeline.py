@@ -60,7 +60,10 @@ def run_pipeline(
         publish_batch,
         reject_batch,
     )
-    from tokenledger.quality.expectations import validate_raw_cost_reports
+    from tokenledger.quality.expectations import (
+        validate_raw_cost_reports,
+        validate_staging_costs,
+    )
 
     warehouse = Warehouse.resolve(warehouse)
     result = PipelineResult()
@@ -90,8 +93,14 @@ def run_pipeline(
             on_node=on_node,
             raise_on_failure=False,
         )
+    # the staging views exist only once dbt has built them: their suites run after the build
+    staging_failures = validate_staging_costs(warehouse, batch)
     failures = judge_build(
-        warehouse, target_path, result.dbt.success, result.dbt.failures, raw_failures
+        warehouse,
+        target_path,
+        result.dbt.success,
+        result.dbt.failures,
+        raw_failures + staging_failures,
     )
     if failures:
         raise reject_batch(warehouse, failures, batch)

@@ -4,7 +4,8 @@
    `audit_schema`, macros/generate_schema_name.sql); staging, intermediate and quarantine are
    internal and built in place.
 2. **Audit.** Blocking checks judge the batch: Great Expectations suites on the raw cost
-   reports (tokenledger.quality.expectations) and every dbt test of severity error, which
+   reports and, after the dbt build, on the staging cost models
+   (tokenledger.quality.expectations), and every dbt test of severity error, which
    `dbt build` runs on the audited marts (grain, types via the contract, non-negative usage
    cost, known currencies, no missing days, no volume drop, reconciliation with raw).
 3. **Publish** only when every check passed: the audited marts replace `marts` in one

@@ -1,6 +1,7 @@
 """The quality gate in Dagster (tokenledger.quality): write–audit–publish for the marts.
 
-- Blocking asset checks on the raw cost reports run the Great Expectations suites.
+- Blocking asset checks on the raw cost reports and on the staging cost models run the Great
+  Expectations suites (tokenledger.quality.expectations).
 - The dbt assets build the marts into `marts__audit` (orchestration/defs/transform); dbt's
   tests of severity error are blocking asset checks there (dagster-dbt marks them so).
 - `quality/published_marts` copies the audited marts into `marts` in one transaction. It sits
@@ -25,7 +26,12 @@ from tokenledger.quality import (
     publish_audited_marts,
     reject_batch,
 )
-from tokenledger.quality.expectations import RAW_COST_TABLES, validate_raw_cost_reports
+from tokenledger.quality.expectations import (
+    RAW_COST_TABLES,
+    STAGING_COST_MODELS,
+    validate_raw_cost_reports,
+    validate_staging_costs,
+)
 
 PUBLISH_KEY = dg.AssetKey(["quality", "published_marts"])
 
@@ -43,14 +49,16 @@ def batch_for_run(context) -> Batch:
     return Batch(first, window.end.date() - timedelta(days=1), providers)
 
 
-def _raw_check(table) -> dg.AssetChecksDefinition:
+def _suite_check(table, name: str, validate, what: str) -> dg.AssetChecksDefinition:
+    """A blocking asset check on `table` (a raw table or staging model) running its Great
+    Expectations suite through `validate(warehouse, batch, (table,))`."""
+
     @dg.asset_check(
         asset=dg.AssetKey([table.schema, table.table]),
-        name="raw_cost_report_expectations",
+        name=name,
         blocking=True,
         description=(
-            f"Great Expectations suite on the batch's rows of {table.relation}: required "
-            "columns, _row_key unique, amounts parseable, bucket days inside the batch. "
+            f"Great Expectations suite on the batch's rows of {table.relation}: {what}. "
             "Blocking: a failure stops the build, quarantines the rows and alerts."
         ),
     )
@@ -60,11 +68,7 @@ def _raw_check(table) -> dg.AssetChecksDefinition:
         wh = warehouse.warehouse()
         batch = batch_for_run(context)
         ensure_quarantine_table(wh)
-        failures = [
-            f
-            for f in validate_raw_cost_reports(wh, batch, tables=(table,))
-            if f.relation == table.relation
-        ]
+        failures = [f for f in validate(wh, batch, (table,)) if f.relation == table.relation]
         if failures:
             error = reject_batch(wh, failures, batch)
             context.log.error(str(error))
@@ -80,7 +84,27 @@ def _raw_check(table) -> dg.AssetChecksDefinition:
     return _check
 
 
+def _raw_check(table) -> dg.AssetChecksDefinition:
+    return _suite_check(
+        table,
+        "raw_cost_report_expectations",
+        validate_raw_cost_reports,
+        "required columns, _row_key unique, amounts parseable, bucket days inside the batch",
+    )
+
+
+def _staging_check(model) -> dg.AssetChecksDefinition:
+    return _suite_check(
+        model,
+        "staging_cost_expectations",
+        validate_staging_costs,
+        "rows not quarantined have a billed cost, a known currency, a conformed token type "
+        "and a charge day inside the batch",
+    )
+
+
 raw_checks = [_raw_check(table) for table in RAW_COST_TABLES]
+staging_checks = [_staging_check(model) for model in STAGING_COST_MODELS]
 
 
 def marts_models(dbt_assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
@@ -121,4 +145,6 @@ def build_publish_asset(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
 
 def build_defs(dbt_assets: dg.AssetsDefinition) -> dg.Definitions:
     """The quality gate's checks and the publish asset."""
-    return dg.Definitions(assets=[build_publish_asset(dbt_assets)], asset_checks=raw_checks)
+    return dg.Definitions(
+        assets=[build_publish_asset(dbt_assets)], asset_checks=raw_checks + staging_checks
+    )
