@@ -29,6 +29,10 @@ group by 1, 2, 3, 4, 5, 6, 7
 """
 
 
+ROOT_CAUSE_BASELINE_DAYS = 14
+"""Days before an episode that its root cause compares against."""
+
+
 def load_usage_rows(con) -> pd.DataFrame:
     """Daily usage cost rows from `marts.fct_cost_and_usage`.
 
@@ -46,6 +50,27 @@ def load_usage_rows(con) -> pd.DataFrame:
     return rows
 
 
+def _by_date(rows: pd.DataFrame) -> tuple[pd.DataFrame, object]:
+    """`rows` sorted by date and a function (first, last) → the rows of those days (inclusive),
+    so per-episode work touches only its own days instead of scanning every row."""
+    import datetime as dt
+
+    import numpy as np
+
+    ordered = rows.assign(_day=pd.to_datetime(rows["date"]).dt.date).sort_values(
+        "_day", kind="stable"
+    )
+    days = ordered["_day"].to_numpy()
+    ordered = ordered.drop(columns="_day").reset_index(drop=True)
+
+    def between(first: dt.date, last: dt.date) -> pd.DataFrame:
+        lo = int(np.searchsorted(days, first, side="left"))
+        hi = int(np.searchsorted(days, last, side="right"))
+        return ordered.iloc[lo:hi]
+
+    return ordered, between
+
+
 def anomalies_from_rows(
     rows: pd.DataFrame,
     config: DetectorConfig | None = None,
@@ -58,11 +83,15 @@ def anomalies_from_rows(
     episodes = group_episodes(scored, as_of=as_of)
     out = episodes.merge(meta, on="series_id", how="left")
     causes = []
+    _, rows_between = _by_date(rows) if len(rows) else (rows, None)
     for ep in out.itertuples(index=False):
+        first = pd.Timestamp(ep.start_date).date()
+        baseline_first = first - pd.Timedelta(days=ROOT_CAUSE_BASELINE_DAYS)
         breakdown = root_cause(
-            rows,
+            rows_between(baseline_first, pd.Timestamp(ep.end_date).date()),
             series_filter(ep._asdict()),
             (ep.start_date, ep.end_date),
+            baseline_days=ROOT_CAUSE_BASELINE_DAYS,
         )
         top = top_contributor(breakdown) or {}
         causes.append(
@@ -127,18 +156,20 @@ def attach_teams(episodes: pd.DataFrame, allocated: pd.DataFrame) -> pd.DataFram
     if out.empty or allocated.empty:
         out["team"] = pd.Series([None] * len(out), dtype=object)
         return out
-    allocated = allocated.assign(cost=allocated["cost"].astype(float))
-    day = pd.to_datetime(allocated["date"]).dt.date
+    _, allocated_between = _by_date(allocated.assign(cost=allocated["cost"].astype(float)))
     teams = []
     for ep in out.to_dict("records"):
-        mask = (day >= ep["start_date"]) & (day <= ep["end_date"])
+        window = allocated_between(
+            pd.Timestamp(ep["start_date"]).date(), pd.Timestamp(ep["end_date"]).date()
+        )
+        mask = pd.Series(True, index=window.index)
         for dim, value in series_filter(ep).items():
-            mask &= allocated[dim].isna() if value is None else allocated[dim] == value
+            mask &= window[dim].isna() if value is None else window[dim] == value
         dim, value = ep.get("root_cause_dimension"), ep.get("root_cause_value")
-        if dim in allocated.columns and value is not None:
-            narrowed = mask & (allocated[dim] == value)
+        if dim in window.columns and value is not None:
+            narrowed = mask & (window[dim] == value)
             mask = narrowed if narrowed.any() else mask
-        by_team = allocated.loc[mask].groupby("team")["cost"].sum()
+        by_team = window.loc[mask].groupby("team")["cost"].sum()
         teams.append(by_team.idxmax() if len(by_team) else None)
     out["team"] = teams
     return out
