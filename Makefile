@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean dagster
+.PHONY: setup test-setup demo test bench lint clean dagster
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,17 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-# Extra machine set-up (browsers, BI tools, database roles): each scripts/setup.d/*.sh is
-# idempotent and quick when already done.
+# Extra machine set-up, each script idempotent and quick when already done:
+# scripts/setup.d/*.sh for running the pipeline (the PostgreSQL server), and
+# scripts/test-setup.d/*.sh for the tests only (Chromium for the report test, Superset).
 setup: $(STAMP)
 	@for f in scripts/setup.d/*.sh; do if [ -e "$$f" ]; then bash "$$f" || exit 1; fi; done
 	$(BIN)/tokenledger prepare
+
+test-setup: setup
+	@for f in scripts/test-setup.d/*.sh; do if [ -e "$$f" ]; then bash "$$f" || exit 1; fi; done
 
 demo: setup
 	$(BIN)/tokenledger demo
 
 # Two workers, one test module each at a time: most tests wait on HTTP, dbt and subprocesses.
-test: setup
+test: test-setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: setup

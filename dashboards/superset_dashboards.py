@@ -2,7 +2,7 @@
 Superset's own REST API (SQL Lab), saving each one as a Superset saved query.
 
 Runs with dashboards/.venv/bin/python (Superset lives in its own environment; see
-scripts/setup.d/dashboards.sh). The queries are dashboards/queries/*.sql, one per question in
+scripts/test-setup.d/dashboards.sh). The queries are dashboards/queries/*.sql, one per question in
 docs/bi.md. Exit status 1 when any query fails or (with --require-rows) returns no rows.
 
     dashboards/.venv/bin/python dashboards/superset_dashboards.py \

@@ -3,7 +3,7 @@
 Builds a demo warehouse with the real pipeline against the simulator (with bad records
 injected so there is something in quarantine), registers it in Superset, and runs each query of
 dashboards/queries/ through Superset's SQL Lab API. The same queries are the ready SQL of
-docs/bi.md. Superset is installed by scripts/setup.d/dashboards.sh (run here when missing).
+docs/bi.md. Superset is installed by scripts/test-setup.d/dashboards.sh (run here when missing).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_docs_bi_carries_every_dashboard_query():
 def superset_ready():
     """Superset in dashboards/.venv with its metadata database (installed once, lazily)."""
     subprocess.run(
-        ["bash", str(PROJECT_DIR / "scripts" / "setup.d" / "dashboards.sh")],
+        ["bash", str(PROJECT_DIR / "scripts" / "test-setup.d" / "dashboards.sh")],
         check=True,
         timeout=1200,
     )

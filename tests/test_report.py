@@ -1,5 +1,5 @@
 """The cost report: built from a real pipeline run over the simulator, opened in headless
-Chromium (Debian's /usr/bin/chromium, driven by Playwright; `scripts/setup.d/chromium.sh`
+Chromium (Debian's /usr/bin/chromium, driven by Playwright; `scripts/test-setup.d/chromium.sh`
 installs it), and checked the way a reader would notice a broken one: charts that did not
 draw, blank chart areas, console errors, requests leaving the file, a wrong headline total.
 """
@@ -67,7 +67,7 @@ def test_report_renders_in_headless_chromium(report_from_pipeline, tmp_path):
 
     db, report = report_from_pipeline
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make setup` (scripts/setup.d/chromium.sh)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make test-setup` (scripts/test-setup.d/chromium.sh)")
     html = report.read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html  # nothing to fetch, even by mistake
 
