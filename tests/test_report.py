@@ -67,7 +67,9 @@ def test_report_renders_in_headless_chromium(report_from_pipeline, tmp_path):
 
     db, report = report_from_pipeline
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test-setup` (scripts/test-setup.d/chromium.sh)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make test-setup` (scripts/test-setup.d/chromium.sh)"
+        )
     html = report.read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html  # nothing to fetch, even by mistake
 
