@@ -61,6 +61,7 @@ KIND_CLASS = {
     "leaked_key": "leaked_key (level shift)",
     "cache_misconfiguration": "level_shift (week-long)",
     "new_model_launch": "slow_ramp",
+    "outage": "drop (outage)",
 }
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- detection-bench:begin -->", "<!-- detection-bench:end -->"
@@ -385,13 +386,12 @@ def render(results: dict[str, dict], info: dict, seeds: int, days: int) -> str:
         f"Detector time over all worlds: {info['seconds'][ours_name]:.2f} s "
         f"(world building {info['build_s']:.1f} s, not counted).",
         "",
-        "Kinds the issue lists and the world does not have: no incident lowers a series' "
-        "**total** spend, so there is no labelled outage-style **drop**; the one labelled drop "
-        "is the cached-input spend that collapses under the cache misconfiguration (seen at "
-        "the sub-account × token-type level, counted in the drops column). Synthetic drops "
-        "are covered by `tests/test_anomaly.py`, not scored here. There is no separate "
-        "generic **level shift** either: the leaked key and the week-long cache "
-        "misconfiguration are the level shifts, the new model launch is the slow ramp. "
+        "Drops: the `outage` incident lowers one API key's **total** spend to ~10 % for three "
+        "weekdays (its key, project and provider series); the cached-input spend that "
+        "collapses under the cache misconfiguration (sub-account × token-type level) is the "
+        "other labelled drop. There is no separate generic **level shift**: the leaked key "
+        "and the week-long cache misconfiguration are the level shifts, the new model "
+        "launch is the slow ramp. "
         "Unlabelled changes in every world — the gpt-4o price cut (−20 %), month-start batch "
         "jobs, weekends, Dec 25 / Jan 1 — count as false alerts when flagged. The baselines "
         "see exactly the same series; LiteLLM's rule and the static threshold only look up.",

@@ -252,6 +252,11 @@ class World:
         self.leak_day = self._day(0.78)  # to the end
         self.cache_day = self._day(0.4)  # 7 days
         self.backfill_day = self._day(0.28)  # 3 days
+        # outage: 3 weekdays (starts Monday–Wednesday) from about 70 % of the world
+        first = self._day(0.7)
+        self.outage_day = next(
+            (d for d in range(first, self.days) if self._dow[d] <= 2), first
+        )
 
     def date_of(self, day: int) -> dt.date:
         """The UTC date of day offset `day`."""
@@ -516,6 +521,21 @@ class World:
         cwin = (day >= self.cache_day) & (day < self.cache_day + 7)
         cshare = np.repeat(cache_share[:, None], days, axis=1)
         cshare[np.ix_(s_proj == cache_proj["project_id"], cwin)] = 0.002
+        # outage (a spend drop): the busiest key of no other incident falls to ~10 % of its
+        # traffic for three weekdays (its client broke; nothing else changes)
+        busy = np.bincount(s_key, weights=vol_i.sum(axis=1), minlength=len(self._oa_keys))
+        for ki, key in enumerate(self._oa_keys):
+            if (
+                key["is_leaked"]
+                or key["project"] is self._oa_keys[runaway_key]["project"]
+                or key["project"]["project_id"] == cache_proj["project_id"]
+                or key["project"]["template"] == "growth-copy"
+            ):
+                busy[ki] = -1.0
+        outage_key = int(np.argmax(busy))
+        owin = (day >= self.outage_day) & (day < self.outage_day + 3)
+        vol_i[np.ix_(s_key == outage_key, owin)] *= 0.1
+        vol_b[np.ix_(s_key == outage_key, owin)] *= 0.1
 
         out_noise = np.exp(rng.normal(0, 0.08, (n, days)))
         tiers = []
@@ -592,6 +612,8 @@ class World:
         e_vol = np.rint(
             self._matrix(rng, e_base, 0.5 + 0.5 * self._season, rng.normal(0.5, 0.2, len(e_keys)))
         ).astype(np.int64)
+        e_out = np.ix_(e_key == outage_key, owin)
+        e_vol[e_out] = np.rint(e_vol[e_out] * 0.1).astype(np.int64)
         s, d = np.nonzero(e_vol > 0)
         emb = pd.DataFrame(
             {
@@ -675,6 +697,7 @@ class World:
 
         self._oa_incident_refs = dict(
             runaway_key=self._oa_keys[runaway_key],
+            outage_key=self._oa_keys[outage_key],
             cache_project=cache_proj,
             leaked_key=next(k for k in self._oa_keys if k["is_leaked"]),
             new_model_project=next(
@@ -892,6 +915,7 @@ class World:
         lk = self._oa_incident_refs["leaked_key"]
         np_ = self._oa_incident_refs["new_model_project"]
         rs = self._an_incident_refs["research"]
+        ok = self._oa_incident_refs["outage_key"]
         d = self.date_of
         out = [
             Incident(
@@ -956,6 +980,19 @@ class World:
                 np_["team"],
                 "gpt-4.1 launches: new usage ramps up over two weeks in growth-copy and "
                 "platform-gateway.",
+            ),
+            Incident(
+                "INC-006",
+                "outage",
+                "openai",
+                d(self.outage_day),
+                d(self._end(self.outage_day, 3)),
+                ok["sub_account_id"],
+                ok["api_key_id"],
+                None,
+                ok["team"],
+                "An outage: one key's client breaks and its traffic falls to ~10 % for three "
+                "weekdays.",
             ),
         ]
         return out

@@ -129,7 +129,7 @@ def test_same_arguments_same_world_different_seed_different_world():
 def test_world_has_rhythm_incidents_and_scale(world):
     kinds = {i.kind for i in world.incidents()}
     assert kinds == {"runaway_agent_loop", "leaked_key", "cache_misconfiguration",
-                     "batch_backfill", "new_model_launch"}
+                     "batch_backfill", "new_model_launch", "outage"}
     spend = _truth_by_day(world.truth_billed_cost(), "openai")
     weekdays = [v for d, v in spend.items() if dt.date.fromisoformat(d).weekday() < 5]
     weekends = [v for d, v in spend.items() if dt.date.fromisoformat(d).weekday() >= 5]
