@@ -864,6 +864,18 @@ class RunningServer:
         self.httpd.server_close()
         self._thread.join(timeout=5)
 
+    def control(self, path: str, body: dict) -> None:
+        """POST a control-plane request (`/_sim/faults`, `/_sim/restate`, `/_sim/inject`)."""
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+
     def __enter__(self) -> RunningServer:
         return self
 

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -52,16 +51,6 @@ def superset_ready():
     assert SUPERSET_PYTHON.exists()
 
 
-def _post(server, path: str, body: dict) -> None:
-    req = urllib.request.Request(
-        server.url + path,
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(req, timeout=10).read()
-
-
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory):
     """A DuckDB warehouse built by `tokenledger run` from a simulator world with bad records."""
@@ -88,7 +77,7 @@ def demo_warehouse(tmp_path_factory):
         day = str(world.start + timedelta(days=2))
         for provider in ("openai", "anthropic"):
             bad = {"kind": "missing_field", "provider": provider, "date": day}
-            _post(server, "/_sim/inject", bad)
+            server.control("/_sim/inject", bad)
         last = world.start + timedelta(days=world.days - 1)
         assert main(["run", "--start", str(world.start), "--end", str(last), "--quiet"]) == 0
     finally:

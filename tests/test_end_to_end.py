@@ -34,16 +34,6 @@ SNAPSHOT_SCHEMAS = ("raw_openai", "raw_anthropic", "marts", "quarantine")
 VOLATILE = {"_dlt_load_id", "_dlt_id", "detected_at", "_loaded_at"}
 
 
-def _post(server, path: str, body: dict) -> None:
-    req = urllib.request.Request(
-        server.url + path,
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(req, timeout=10).read()
-
-
 def _truth(server, provider: str | None = None) -> list[dict]:
     query = f"?provider={provider}" if provider else ""
     with urllib.request.urlopen(server.url + "/_sim/truth" + query, timeout=30) as resp:
@@ -138,8 +128,7 @@ def test_fault_storm_lands_identical_warehouse(world, provider_env, tmp_path, mo
     stormy = serve(world)
     try:
         provider_env(stormy)
-        _post(
-            stormy,
+        stormy.control(
             "/_sim/faults",
             {"rate_limit_every": 3, "retry_after": 1, "server_error_every": 4, "slow_ms": 50},
         )
@@ -158,7 +147,7 @@ def test_restated_day_is_corrected_by_next_run(world, server, provider_env, tmp_
     before = fact_cost_by_provider_day(db)
 
     for provider in ("openai", "anthropic"):
-        _post(server, "/_sim/restate", {"provider": provider, "date": day, "factor": 1.25})
+        server.control("/_sim/restate", {"provider": provider, "date": day, "factor": 1.25})
     assert _run(world, db, monkeypatch) == 0
 
     after = fact_cost_by_provider_day(db)
@@ -175,9 +164,8 @@ def test_bad_records_are_quarantined_or_surfaced_never_lost(
     provider_env(server)
     day = str(world.start + timedelta(days=2))
     for provider in ("openai", "anthropic"):
-        _post(server, "/_sim/inject", {"kind": "missing_field", "provider": provider, "date": day})
-        _post(
-            server,
+        server.control("/_sim/inject", {"kind": "missing_field", "provider": provider, "date": day})
+        server.control(
             "/_sim/inject",
             {"kind": "unknown_token_type", "provider": provider, "date": day},
         )

@@ -13,7 +13,6 @@ import hashlib
 import json
 import shutil
 import threading
-import urllib.request
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -99,16 +98,6 @@ def _query(db, sql: str) -> list[tuple]:
         con.close()
 
 
-def _post(server, path: str, body: dict) -> None:
-    req = urllib.request.Request(
-        server.url + path,
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(req, timeout=10).read()
-
-
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory):
     """A simulator world, an alert receiver configured in alerts.toml, and a DuckDB warehouse
@@ -168,8 +157,7 @@ def test_bad_batch_leaves_marts_quarantines_rows_and_alerts_once(gate, capsys):
     assert "fct_cost_and_usage" in before and "fct_spend_anomalies" in before
 
     # the provider serves one usage line with a negative amount, through the real API
-    _post(
-        server,
+    server.control(
         "/_sim/inject",
         {"kind": "negative_cost", "provider": "openai", "date": str(bad_day)},
     )
