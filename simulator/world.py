@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -95,6 +95,19 @@ WEB_SEARCH_USD_PER_1000 = 10.0
 CONTEXT_WINDOWS = ("0-200k", "200k-1M")
 
 NANO = Decimal("0.000000001")
+
+EXTRA_TRUTH: dict[str, Callable[[World, int, int], pd.DataFrame]] = {}
+"""Providers projected from the world by their own module (`simulator/<provider>.py`) register
+`name -> truth(world, first_day, last_day)` here (`register_truth`). The function returns a
+frame with the truth grain's columns (`provider, date, sub_account_id, api_key_id, model,
+token_type, service_tier, billed_cost_nano`) plus optionally `billing_currency` (default USD;
+amounts are in the billing currency, integer 1e-9 units). Modules register on import; the
+bottom of this file imports them so every `World` knows every provider."""
+
+
+def register_truth(provider: str, truth: Callable[[World, int, int], pd.DataFrame]) -> None:
+    """Make `World.truth_billed_cost(provider=...)` include another provider's truth."""
+    EXTRA_TRUTH[provider] = truth
 DAY_SECONDS = 86400
 _ALNUM = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
 _LOWER = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
@@ -1169,12 +1182,23 @@ class World:
             "billed_cost_nano",
         ]
         data = {c: np.concatenate([p[c] for p in parts]) if parts else [] for c in cols}
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 c: pd.Series(v, dtype=np.int64 if c == "billed_cost_nano" else object)
                 for c, v in data.items()
             }
         )
+        frame["billing_currency"] = "USD"
+        extra = [
+            truth(self, max(first, 0), min(last, self.days - 1))
+            for name, truth in EXTRA_TRUTH.items()
+            if provider in (None, name)
+        ]
+        if extra:
+            extra = [e.assign(billing_currency=e.get("billing_currency", "USD")) for e in extra]
+            frame = pd.concat([frame, *extra], ignore_index=True)
+            frame["billed_cost_nano"] = frame["billed_cost_nano"].astype(np.int64)
+        return frame
 
     def _truth_part(
         self,
@@ -1243,6 +1267,7 @@ class World:
                     token_type=rec.token_type,
                     service_tier=rec.service_tier,
                     billed_cost=nano_to_decimal(rec.billed_cost_nano),
+                    billing_currency=rec.billing_currency,
                 )
             )
         return rows
@@ -1384,3 +1409,7 @@ class World:
         dump("api_keys.csv", self.api_keys())
         dump("prices.csv", self.price_table())
         return written
+
+
+# Providers projected from the world by their own modules register their truth on import
+# (one line each; see EXTRA_TRUTH).
