@@ -105,6 +105,14 @@ amounts are in the billing currency, integer 1e-9 units). Modules register on im
 bottom of this file imports them so every `World` knows every provider."""
 
 
+CORE_PROVIDERS = ("openai", "anthropic")
+
+
+def all_providers() -> tuple[str, ...]:
+    """Every provider the simulator can project: OpenAI, Anthropic and the registered ones."""
+    return CORE_PROVIDERS + tuple(EXTRA_TRUTH)
+
+
 def register_truth(provider: str, truth: Callable[[World, int, int], pd.DataFrame]) -> None:
     """Make `World.truth_billed_cost(provider=...)` include another provider's truth."""
     EXTRA_TRUTH[provider] = truth
@@ -208,9 +216,18 @@ class World:
 
     Covers UTC days `[start, start + days)`; `start` defaults to today (UTC) minus `days`.
     `scale` multiplies projects, workspaces and keys (rows per day). Same arguments → same world.
+    `providers` names the providers whose ground truth `truth_billed_cost` includes: default
+    OpenAI and Anthropic; `all_providers()` for every registered one (the demo's world).
     """
 
-    def __init__(self, seed: int, days: int, start: dt.date | None = None, scale: int = 1) -> None:
+    def __init__(
+        self,
+        seed: int,
+        days: int,
+        start: dt.date | None = None,
+        scale: int = 1,
+        providers: Iterable[str] | None = None,
+    ) -> None:
         if days < 1:
             raise ValueError("days must be >= 1")
         if scale < 1:
@@ -221,6 +238,12 @@ class World:
             start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
         self.seed = int(seed)
         self.days = int(days)
+        # which providers the organisation uses: OpenAI and Anthropic always; the providers
+        # other modules project (EXTRA_TRUTH) join the truth only when named here
+        self.providers = tuple(providers) if providers is not None else CORE_PROVIDERS
+        unknown = set(self.providers) - set(CORE_PROVIDERS) - set(EXTRA_TRUTH)
+        if unknown:
+            raise ValueError(f"unknown provider(s) {sorted(unknown)}")
         self.start = start
         self.scale = int(scale)
         self.end = start + dt.timedelta(days=days)  # exclusive
@@ -1192,7 +1215,7 @@ class World:
         extra = [
             truth(self, max(first, 0), min(last, self.days - 1))
             for name, truth in EXTRA_TRUTH.items()
-            if provider in (None, name)
+            if provider in (None, name) and name in self.providers
         ]
         if extra:
             extra = [e.assign(billing_currency=e.get("billing_currency", "USD")) for e in extra]

@@ -151,7 +151,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator, run the pipeline over its whole history, print the summary."""
     from simulator.server import serve
-    from simulator.world import World
+    from simulator.world import World, all_providers
     from tokenledger.demo import configure_env_for, reconcile_with_truth
     from tokenledger.report import DEFAULT_OUTPUT as DEFAULT_REPORT
     from tokenledger.report import write_report
@@ -159,10 +159,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     console = Console()
     warehouse = _warehouse(args)
-    world = World(seed=args.seed, days=args.days)
+    world = World(seed=args.seed, days=args.days, providers=all_providers())
     server = serve(world)
     try:
-        configure_env_for(server)
+        configure_env_for(server, warehouse.work_dir() / "sim_exports")
         first, last = world.start, world.start + timedelta(days=world.days - 1)
         console.print(
             f"[bold]tokenledger demo[/bold]: simulated organisation (seed {args.seed}), "

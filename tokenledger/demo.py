@@ -14,8 +14,12 @@ SIM_ANTHROPIC_KEY = "sk-ant-admin01-sim"
 CENT = Decimal("0.01")
 
 
-def configure_env_for(server) -> None:
-    """Set the provider env vars the SDKs read so the pipeline talks to the simulator."""
+def configure_env_for(server, exports_dir: Path | None = None) -> None:
+    """Set the provider env vars the SDKs read so the pipeline talks to the simulator.
+
+    Providers read from exported files (billing exports, CUR, FOCUS) get them written from
+    `server.world` under `exports_dir/<provider>/` here and their env vars pointed at them.
+    """
     os.environ["OPENAI_ADMIN_KEY"] = SIM_OPENAI_KEY
     os.environ["OPENAI_BASE_URL"] = f"{server.url}/v1"
     os.environ["ANTHROPIC_ADMIN_KEY"] = SIM_ANTHROPIC_KEY
@@ -59,7 +63,9 @@ def compare_to_the_cent(
 
 
 def reconcile_with_truth(warehouse: Warehouse | Path | None, world) -> tuple[bool, str]:
-    """Does the fact table equal the simulator's ground truth per provider and day?"""
+    """Does the fact table equal the simulator's ground truth per provider and day?
+
+    Every provider of `world.providers` is compared, in its billing currency."""
     fact = fact_cost_by_provider_day(warehouse)
     truth = truth_cost_by_provider_day(world.truth_billed_cost())
     problems = compare_to_the_cent(fact, truth)
