@@ -532,6 +532,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         """Control-plane writes."""
         path = urlsplit(self.path).path.rstrip("/")
+        if path.endswith("/providers/Microsoft.CostManagement/query"):
+            from simulator import azure_openai
+
+            return azure_openai.handle_query(self)
         state = self.server.state
         try:
             body = self._read_json()

@@ -1436,3 +1436,5 @@ class World:
 
 # Providers projected from the world by their own modules register their truth on import
 # (one line each; see EXTRA_TRUTH).
+from simulator import gcp_vertex_ai  # noqa: E402, F401, I001
+from simulator import azure_openai  # noqa: E402, F401, I001

@@ -24,6 +24,20 @@ def configure_env_for(server, exports_dir: Path | None = None) -> None:
     os.environ["OPENAI_BASE_URL"] = f"{server.url}/v1"
     os.environ["ANTHROPIC_ADMIN_KEY"] = SIM_ANTHROPIC_KEY
     os.environ["ANTHROPIC_BASE_URL"] = server.url
+    providers = getattr(server.world, "providers", ())
+    if "gcp_vertex_ai" in providers and exports_dir is not None:
+        from simulator import gcp_vertex_ai
+
+        folder = Path(exports_dir) / "gcp_vertex_ai"
+        gcp_vertex_ai.write_exports(server.world, folder)
+        os.environ["GCP_BILLING_EXPORT_DIR"] = str(folder)
+    if "azure_openai" in providers:
+        from simulator import azure_openai
+
+        account = azure_openai.billing_of(server.world).billing_account_id
+        os.environ["AZURE_COST_ACCESS_TOKEN"] = azure_openai.SIM_TOKEN
+        os.environ["AZURE_COST_SCOPE"] = f"providers/Microsoft.Billing/billingAccounts/{account}"
+        os.environ["AZURE_MANAGEMENT_URL"] = server.url
 
 
 def fact_cost_by_provider_day(
