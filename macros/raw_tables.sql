@@ -40,6 +40,30 @@
             ('cost_type', 'varchar'), ('model', 'varchar'), ('service_tier', 'varchar'),
             ('token_type', 'varchar'), ('context_window', 'varchar'),
         ],
+        'raw_gcp_vertex_ai.billing_export': [
+            ('billing_account_id', 'varchar'), ('service__description', 'varchar'),
+            ('sku__id', 'varchar'), ('sku__description', 'varchar'),
+            ('usage_start_time', 'varchar'), ('project__id', 'varchar'),
+            ('project__name', 'varchar'), ('labels', 'varchar'),
+            ('location__region', 'varchar'), ('cost', 'varchar'), ('currency', 'varchar'),
+            ('usage__amount', 'varchar'), ('usage__unit', 'varchar'), ('credits', 'varchar'),
+            ('invoice__month', 'varchar'), ('cost_type', 'varchar'),
+            ('cost_at_list', 'varchar'), ('_malformed_line', 'varchar'),
+        ],
+        'raw_gcp_vertex_ai.billing_export_credits': [
+            ('export_row_key', 'varchar'), ('credit_index', 'bigint'), ('name', 'varchar'),
+            ('amount', 'varchar'), ('full_name', 'varchar'), ('id', 'varchar'),
+            ('type', 'varchar'),
+        ],
+        'raw_azure_openai.cost_by_meter': [
+            ('cost', 'varchar'), ('usage_quantity', 'varchar'), ('usage_date', 'bigint'),
+            ('resource_id', 'varchar'), ('meter', 'varchar'), ('currency', 'varchar'),
+        ],
+        'raw_azure_openai.resource_locations': [
+            ('usage_quantity', 'varchar'), ('usage_date', 'bigint'),
+            ('resource_id', 'varchar'), ('resource_location', 'varchar'),
+            ('currency', 'varchar'),
+        ],
     } -%}
     {{ return(keys + tables[schema_name ~ '.' ~ table_name]) }}
 {%- endmacro %}
