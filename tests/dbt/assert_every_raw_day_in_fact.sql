@@ -35,6 +35,29 @@ raw_days as (
         where quarantined.provider = 'anthropic' and quarantined.cost_row_key = costs._row_key
     )
 
+    union
+
+    select distinct
+        'gcp_vertex_ai' as provider,
+        cast({{ rfc3339_to_timestamp("replace(costs.usage_start_time, ' UTC', '+00:00')") }}
+            as date) as charge_date
+    from ({{ select_from_source(source('raw_gcp_vertex_ai', 'billing_export')) }}) as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'gcp_vertex_ai' and quarantined.cost_row_key = costs._row_key
+    )
+
+    union
+
+    select distinct
+        'azure_openai' as provider,
+        cast(costs._bucket_date as date) as charge_date
+    from ({{ select_from_source(source('raw_azure_openai', 'cost_by_meter')) }}) as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'azure_openai' and quarantined.cost_row_key = costs._row_key
+    )
+
 ),
 
 fact_days as (

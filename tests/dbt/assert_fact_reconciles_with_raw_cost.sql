@@ -42,6 +42,62 @@ raw_anthropic as (
 
 ),
 
+raw_gcp_vertex_ai_lines as (
+
+    select
+        lines._row_key,
+        cast({{ rfc3339_to_timestamp("replace(lines.usage_start_time, ' UTC', '+00:00')") }}
+            as date) as charge_date,
+        {{ safe_cast_decimal('lines.cost') }} as billed_cost
+    from ({{ select_from_source(source('raw_gcp_vertex_ai', 'billing_export')) }}) as lines
+
+),
+
+-- Google's net bill: each line's cost plus its (negative) credits
+raw_gcp_vertex_ai as (
+
+    select
+        'gcp_vertex_ai' as provider,
+        lines.charge_date,
+        lines.billed_cost
+    from raw_gcp_vertex_ai_lines as lines
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'gcp_vertex_ai' and quarantined.cost_row_key = lines._row_key
+    )
+
+    union all
+
+    select
+        'gcp_vertex_ai' as provider,
+        lines.charge_date,
+        {{ safe_cast_decimal('credits.amount') }} as billed_cost
+    from (
+        {{ select_from_source(source('raw_gcp_vertex_ai', 'billing_export_credits')) }}
+    ) as credits
+    inner join raw_gcp_vertex_ai_lines as lines
+        on credits.export_row_key = lines._row_key
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'gcp_vertex_ai' and quarantined.cost_row_key = credits._row_key
+    )
+
+),
+
+raw_azure_openai as (
+
+    select
+        'azure_openai' as provider,
+        cast(costs._bucket_date as date) as charge_date,
+        {{ safe_cast_decimal('costs.cost') }} as billed_cost
+    from ({{ select_from_source(source('raw_azure_openai', 'cost_by_meter')) }}) as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'azure_openai' and quarantined.cost_row_key = costs._row_key
+    )
+
+),
+
 raw_daily as (
 
     select provider, charge_date, sum(billed_cost) as raw_billed_cost
@@ -49,6 +105,10 @@ raw_daily as (
         select * from raw_openai
         union all
         select * from raw_anthropic
+        union all
+        select * from raw_gcp_vertex_ai
+        union all
+        select * from raw_azure_openai
     ) as raw_rows
     group by provider, charge_date
 

@@ -6,13 +6,39 @@
 
 with
 
-raw_counts as (
+raw_count_parts as (
 
     select 'openai' as provider, count(*) as raw_rows
     from ({{ select_from_source(source('raw_openai', 'costs')) }}) as raw_rows
     union all
     select 'anthropic' as provider, count(*) as raw_rows
     from ({{ select_from_source(source('raw_anthropic', 'cost_report')) }}) as raw_rows
+    union all
+    -- exported lines, plus the credits of lines that still exist (a credit whose line a
+    -- re-export removed is not a charge any more)
+    select 'gcp_vertex_ai' as provider, count(*) as raw_rows
+    from ({{ select_from_source(source('raw_gcp_vertex_ai', 'billing_export')) }}) as raw_rows
+    union all
+    select 'gcp_vertex_ai' as provider, count(*) as raw_rows
+    from (
+        {{ select_from_source(source('raw_gcp_vertex_ai', 'billing_export_credits')) }}
+    ) as credits
+    where exists (
+        select 1
+        from ({{ select_from_source(source('raw_gcp_vertex_ai', 'billing_export')) }}) as lines
+        where lines._row_key = credits.export_row_key
+    )
+    union all
+    select 'azure_openai' as provider, count(*) as raw_rows
+    from ({{ select_from_source(source('raw_azure_openai', 'cost_by_meter')) }}) as raw_rows
+
+),
+
+raw_counts as (
+
+    select provider, sum(raw_rows) as raw_rows
+    from raw_count_parts
+    group by provider
 
 ),
 

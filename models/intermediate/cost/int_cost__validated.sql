@@ -19,6 +19,18 @@ anthropic_costs as (
 
 ),
 
+gcp_vertex_ai_costs as (
+
+    select * from {{ ref('stg_gcp_vertex_ai__costs') }}
+
+),
+
+azure_openai_costs as (
+
+    select * from {{ ref('stg_azure_openai__costs') }}
+
+),
+
 currency_codes as (
 
     select * from {{ ref('currency_codes') }}
@@ -73,6 +85,57 @@ unioned as (
         bucket_start_text,
         bucket_start_at
     from anthropic_costs
+
+    union all
+
+    select
+        'gcp_vertex_ai' as provider,
+        'raw_gcp_vertex_ai.' || case
+            when charge_category = 'Credit' then 'billing_export_credits'
+            else 'billing_export'
+        end as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        cast(null as varchar) as api_key_id,
+        model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at
+    from gcp_vertex_ai_costs
+
+    union all
+
+    select
+        'azure_openai' as provider,
+        'raw_azure_openai.cost_by_meter' as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        cast(null as varchar) as api_key_id,
+        model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        meter as charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at
+    from azure_openai_costs
 
 ),
 
