@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any
 
 import dlt
+import orjson
 import pyarrow as pa
 from dlt.sources import DltResource
 
@@ -35,12 +36,10 @@ from ingestion.common import (
     MERGE_HINTS,
     ROW_KEY,
     MissingCredentials,
-    flatten_columns,
     log,
     resource_day_window,
     row_keys,
     state_last_day,
-    to_arrow_array,
 )
 
 PROVIDER = "gcp_vertex_ai"
@@ -180,12 +179,47 @@ def _read_lines(fs: Any, path: str) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines()
 
 
+def _text(value: Any) -> str | None:
+    """A JSON value as the text the export holds: a FLOAT as the shortest text that is the
+    same double (what BigQuery writes), an integer as digits, a REPEATED/RECORD value as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _flatten(record: dict[str, Any], out: dict[str, Any], prefix: str = "") -> None:
+    """RECORD fields become `parent__child` columns; everything else becomes text."""
+    for key, value in record.items():
+        if isinstance(value, dict):
+            _flatten(value, out, f"{prefix}{key}__")
+        else:
+            out[f"{prefix}{key}"] = _text(value)
+
+
+def _parse(line: str) -> dict[str, Any]:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # orjson refuses integers beyond 64 bits; the standard parser keeps them as text
+        record = json.loads(line, parse_float=str, parse_int=str)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    return record
+
+
 def read_day(fs: Any, day: DayFiles) -> tuple[pa.Table | None, pa.Table | None]:
     """One usage day's export rows and credit rows as Arrow tables.
 
-    JSON is parsed with decimals kept as text. A line that is not a JSON object lands with only
-    `_malformed_line` (the text, cut at 2000 characters) so that dbt quarantines it with its
-    reason instead of the load failing or the line vanishing.
+    Every value lands as text exactly as exported (floats as their shortest round-trip text,
+    which is what BigQuery writes; money never passes through arithmetic here). A line that is
+    not a JSON object lands with only `_malformed_line` (the text, cut at 2000 characters), so
+    dbt quarantines it with its reason instead of the load failing or the line vanishing.
     """
     rows: list[dict[str, Any]] = []
     texts: list[str] = []
@@ -194,48 +228,42 @@ def read_day(fs: Any, day: DayFiles) -> tuple[pa.Table | None, pa.Table | None]:
         for number, line in enumerate(_read_lines(fs, path), start=1):
             if not line.strip():
                 continue
+            flat: dict[str, Any] = {}
             try:
-                record = json.loads(line, parse_float=str, parse_int=str)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
+                record = _parse(line)
             except ValueError:
                 log.warning("%s: %s line %d is not valid JSON; quarantined", PROVIDER, path, number)
-                record = {MALFORMED: line[:MAX_MALFORMED_CHARS]}
-            record[SOURCE_FILE] = path
-            row_credits = record.get("credits")
-            if isinstance(row_credits, list):
-                for i, credit in enumerate(row_credits):
-                    if isinstance(credit, dict):
-                        credits.append((len(rows), i, credit))
-            rows.append(record)
+                flat[MALFORMED] = line[:MAX_MALFORMED_CHARS]
+            else:
+                row_credits = record.get("credits")
+                if isinstance(row_credits, list):
+                    for i, credit in enumerate(row_credits):
+                        if isinstance(credit, dict):
+                            credits.append((len(rows), i, credit))
+                _flatten(record, flat)
+            flat[SOURCE_FILE] = path
+            rows.append(flat)
             texts.append(line)
     if not rows:
         return None, None
     n = len(rows)
     keys = row_keys([pa.array([day.day.isoformat()] * n), pa.array(texts)])
-    columns = flatten_columns(rows, scalars=frozenset())
-    arrays: dict[str, pa.Array] = {}
-    for name, values in columns.items():
-        array = to_arrow_array(values, EXPORT_COLUMNS.get(name), name)
-        if array is not None:
-            arrays[name] = array
-    for name, type_ in EXPORT_COLUMNS.items():
-        if name not in arrays:
-            arrays[name] = pa.nulls(n, type=type_)
+    names: dict[str, None] = dict.fromkeys(EXPORT_COLUMNS)
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    arrays = {name: pa.array([row.get(name) for row in rows], _STR) for name in names}
     account = next((r.get("billing_account_id") for r in rows if r.get("billing_account_id")), None)
     export = _with_keys(arrays, keys, day.day, account)
 
     credit_table = None
     if credits:
         key_list = keys.to_pylist()
-        m = len(credits)
         c_arrays = {
             "export_row_key": pa.array([key_list[r] for r, _, _ in credits], _STR),
             "credit_index": pa.array([i for _, i, _ in credits], pa.int64()),
         }
         for name in ("name", "amount", "full_name", "id", "type"):
-            values = [c.get(name) for _, _, c in credits]
-            c_arrays[name] = to_arrow_array(values, CREDIT_COLUMNS[name], name) or pa.nulls(m, _STR)
+            c_arrays[name] = pa.array([_text(c.get(name)) for _, _, c in credits], _STR)
         c_keys = row_keys([c_arrays["export_row_key"], c_arrays["credit_index"]])
         credit_table = _with_keys(c_arrays, c_keys, day.day, account)
     return export, credit_table
