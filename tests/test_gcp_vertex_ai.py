@@ -213,3 +213,20 @@ def test_incremental_run_reads_only_changed_or_recent_day_folders(runs):
     # an explicit range reads exactly that range, changed or not
     chosen = [d.day for d in days_to_read(days, START, START, seen, explicit_start=True)]
     assert chosen == [START]
+
+
+def test_export_rows_look_like_bigquerys_json_export():
+    """The simulator writes what `EXPORT DATA ... FORMAT JSON` writes: nested records, negative
+    credits, hourly UTC windows, and an invoice month in US Pacific time (the first UTC hours
+    of March are February's invoice)."""
+    world = World(seed=SEED, days=2, start=dt.date(2026, 2, 28), providers=(PROVIDER,))
+    rows = [json.loads(line) for line in gcp_vertex_ai.day_lines(world, 1)]  # 1 March
+    assert {r["service"]["description"] for r in rows} == {"Vertex AI"}
+    months = {(r["usage_start_time"][11:13], r["invoice"]["month"]) for r in rows}
+    assert ("00", "202602") in months and ("07", "202602") in months
+    assert ("08", "202603") in months and ("23", "202603") in months
+    assert all(r["usage_start_time"].endswith(" UTC") for r in rows)
+    credits = [c for r in rows for c in r["credits"]]
+    assert credits and all(c["amount"] < 0 for c in credits)
+    assert {c["type"] for c in credits} <= {"FREE_TIER", "PROMOTION"}
+    assert all(r["usage"]["unit"] == "count" and r["cost"] > 0 for r in rows)
