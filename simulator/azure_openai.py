@@ -443,6 +443,11 @@ def _handle_query(handler: Any) -> None:
                 )
     except QueryError as err:
         return error(err)
+    if not rows:  # Azure answers a query without cost with 204 No Content
+        handler.send_response(204)
+        handler.send_header("x-ms-request-id", str(uuid.uuid4()))
+        handler.end_headers()
+        return
     page = rows[offset : offset + PAGE_ROWS]
     next_link = None
     if offset + PAGE_ROWS < len(rows):

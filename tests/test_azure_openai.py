@@ -25,6 +25,7 @@ import pytest
 from ingestion.azure_openai import (
     QUERIES,
     azure_retry_after,
+    fetch_query,
     query_body,
     query_windows,
 )
@@ -255,5 +256,19 @@ def test_simulator_refuses_a_nextlink_posted_with_another_body(monkeypatch):
         assert refused.status_code == 400 and "skiptoken" in refused.json()["error"]["message"]
         unauthorised = httpx.post(url, json=body, timeout=30)
         assert unauthorised.status_code == 401
+        # a period without cost: 204 No Content, which the source reads as no rows
+        empty = query_body(QUERIES[0], START - dt.timedelta(days=60), START - dt.timedelta(days=40))
+        assert httpx.post(url, json=empty, headers=headers, timeout=30).status_code == 204
+        with httpx.Client(base_url=server.url, headers=headers) as client:
+            tables = list(
+                fetch_query(
+                    client,
+                    scope,
+                    QUERIES[0],
+                    START - dt.timedelta(days=60),
+                    START - dt.timedelta(days=40),
+                )
+            )
+        assert tables == []
     finally:
         server.shutdown()

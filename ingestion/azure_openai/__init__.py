@@ -180,6 +180,8 @@ def post_query(
             status, detail = "timeout/connection error", type(exc).__name__
         else:
             status = response.status_code
+            if status == 204:  # no cost in the period: an empty answer, not an error
+                return {"properties": {"columns": [], "rows": [], "nextLink": None}}
             if 200 <= status < 300:
                 try:
                     payload = json.loads(response.content, parse_float=str)
