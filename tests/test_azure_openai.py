@@ -91,7 +91,17 @@ def run(tmp_path_factory) -> AzureRun:
             mp.setenv("AZURE_MANAGEMENT_URL", server.url)
             mp.setenv("TOKENLEDGER_WAREHOUSE", "duckdb")
             mp.setenv("TOKENLEDGER_DUCKDB", str(state.db))
-            server.control("/_sim/faults", {"rate_limit_every": 3, "retry_after": 2})
+            # a storm: every 3rd call throttled (ms headers, longest 2 s), every 5th a 503,
+            # every 7th a truncated body
+            server.control(
+                "/_sim/faults",
+                {
+                    "rate_limit_every": 3,
+                    "retry_after": 2,
+                    "server_error_every": 5,
+                    "malformed_every": 7,
+                },
+            )
             assert main(["run", "--start", str(START), "--end", str(LAST), "--quiet"]) == 0
             server.control("/_sim/faults", {})
             state.rate_limited = billing.rate_limited
