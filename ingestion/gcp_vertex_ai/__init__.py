@@ -85,8 +85,8 @@ EXPORT_COLUMNS: dict[str, pa.DataType] = {
     SOURCE_FILE: _STR,
     MALFORMED: _STR,
 }
-"""Contract columns (flattened with `__`) and types: every number is text, exactly as
-exported (money never goes through a float here). Other fields land as they come."""
+"""Contract columns (flattened with `__`), always present: every value is text as exported
+(money never goes through arithmetic here). Other fields land too, as text."""
 
 CREDIT_COLUMNS: dict[str, pa.DataType] = {
     "export_row_key": _STR,
@@ -263,7 +263,8 @@ def read_day(fs: Any, day: DayFiles) -> tuple[pa.Table | None, pa.Table | None]:
             "credit_index": pa.array([i for _, i, _ in credits], pa.int64()),
         }
         for name in ("name", "amount", "full_name", "id", "type"):
-            c_arrays[name] = pa.array([_text(c.get(name)) for _, _, c in credits], _STR)
+            values = [_text(c.get(name)) for _, _, c in credits]
+            c_arrays[name] = pa.array(values, CREDIT_COLUMNS[name])
         c_keys = row_keys([c_arrays["export_row_key"], c_arrays["credit_index"]])
         credit_table = _with_keys(c_arrays, c_keys, day.day, account)
     return export, credit_table
