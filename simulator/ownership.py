@@ -386,7 +386,7 @@ def budget_rows(world: World) -> list[dict]:
         budget_id="provider-anthropic-quarterly",
         provider="anthropic",
         period="quarterly",
-        amount=_round_up(est["provider:anthropic"] * 3 * 1.5 / ANTHROPIC_QUARTER_EUR_RATE, 1000),
+        amount=_round_up(est["provider:anthropic"] * 3 * 2 / ANTHROPIC_QUARTER_EUR_RATE, 1000),
         currency="EUR",
         alert_thresholds="80;100",
         owner_email="finops@example.com",

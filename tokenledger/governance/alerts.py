@@ -5,8 +5,8 @@ Each goes once through the channels of `alerts.toml` (the anomaly alerts' channe
 - `budget:forecast:<budget_id>:<period start>` — the median period-end forecast reaches 100 %
   of the budget while the actual is still below it: once per budget and period.
 - `budget:actual:<budget_id>:<period start>:<threshold>` — the actual to date crossed an alert
-  threshold (50/80/100 %): once per threshold and period; when a run finds several crossed,
-  one alert for the highest covers the lower ones.
+  threshold (50/80/100 %): once per threshold and period; when a run finds several crossed
+  at once, only the highest is sent.
 - `api_key:<finding_id>` — one per key finding (an unknown key once, however long it spends).
 Limits alert like budgets with the single threshold 100 % (`limit:` keys).
 Only the current period (the as-of day's) alerts, so adopting tokenledger on old history sends
@@ -144,16 +144,8 @@ def governance_alerts(status: pd.DataFrame, findings: pd.DataFrame) -> list[tupl
                 continue
             thresholds = [float(t) for t in str(row["alert_thresholds"]).split(";") if t]
             crossed = [t for t in thresholds if row["actual_percent"] >= t]
-            if crossed:
-                top = max(crossed)
-                alert = budget_threshold_alert(row, top)
-                covers = tuple(
-                    f"{row['budget_kind']}:actual:{row['budget_id']}:"
-                    f"{row['period_start_date']}:{t:g}"
-                    for t in crossed
-                    if t != top
-                )
-                out.append((alert, covers))
+            if crossed:  # the highest crossed only: a run that finds 50 and 80 crossed says 80
+                out.append((budget_threshold_alert(row, max(crossed)), ()))
             if row["status"] == "forecast_over":
                 out.append((budget_forecast_alert(row), ()))
     for row in findings.to_dict("records"):

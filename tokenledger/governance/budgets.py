@@ -218,7 +218,7 @@ def evaluate_budgets(
     before_data = dates.date < data_start
     daily[:, before_data] = np.nan
     cum = np.nancumsum(daily, axis=1)
-    weekdays = dates.weekday.to_numpy()
+    weekdays = dates.day_of_week.to_numpy()
     months = items["period"].map(PERIODS).to_numpy()
     rows = []
     shown = pd.date_range(first_shown, as_of, freq="D")
@@ -269,11 +269,10 @@ def evaluate_budgets(
     out = status.merge(meta, on="_item", how="left")
     out = out.rename(columns={"amount": "budget_amount", "currency": "budget_currency"})
     # a budget applies to a period that starts inside its effective days
-    eff_from = pd.to_datetime(out["effective_from"]).dt.date
-    eff_to = pd.to_datetime(out["effective_to"]).dt.date
-    applies = (eff_from.isna() | (out["period_start_date"] >= eff_from)) & (
-        eff_to.isna() | (out["period_start_date"] < eff_to)
-    )
+    start = pd.to_datetime(out["period_start_date"])
+    eff_from = pd.to_datetime(out["effective_from"])
+    eff_to = pd.to_datetime(out["effective_to"])
+    applies = (eff_from.isna() | (start >= eff_from)) & (eff_to.isna() | (start < eff_to))
     out = out[applies.to_numpy()].copy()
     out["actual_percent"] = 100 * out["actual_cost_usd"] / out["budget_amount_usd"]
     out["forecast_percent"] = 100 * out["forecast_cost_usd"] / out["budget_amount_usd"]

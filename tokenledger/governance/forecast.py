@@ -1,8 +1,8 @@
 """Period-end spend forecasts for many budgets at once, from their daily spend series.
 
 Model (per budget, vectorised over budgets with numpy): the daily spend of the last
-`HISTORY_DAYS` days is split into a weekly profile (each weekday's mean over the overall
-mean) and a level (the median of the last `LEVEL_DAYS` de-seasonalised days, so a one-off
+`HISTORY_DAYS` days is split into a weekly profile (each weekday's median over the overall
+median) and a level (the median of the last `LEVEL_DAYS` de-seasonalised days, so a one-off
 spike — a runaway loop, a month-start batch job — does not become the new pace). The rest of
 the period is forecast as level × weekday factor, day by day; the period-end forecast is the
 actual to date plus that sum. The interval comes from the spread of the de-seasonalised days
@@ -19,30 +19,33 @@ HISTORY_DAYS = 56
 """Days of history the weekly profile and the level are estimated from."""
 LEVEL_DAYS = 14
 """Days the level (current daily pace) is the median of."""
+MIN_WEEKDAY_SAMPLES = 3
+"""A weekday's factor needs at least this many days of that weekday."""
 Z_INTERVAL = 1.2816
 """An 80 % interval: the 10th and 90th percentiles."""
 
 
 def weekday_factors(history: np.ndarray, weekdays: np.ndarray) -> np.ndarray:
     """(B, 7) weekday factors from (B, H) daily spend (NaN = no data) on `weekdays` (H,):
-    each weekday's mean spend over the mean spend; 1 where there is too little to tell."""
+    each weekday's median spend over the median of all days, normalised to average 1 over
+    the week; 1 where a weekday has fewer than `MIN_WEEKDAY_SAMPLES` days or the series is
+    empty. Medians, so a month-start batch run on a Thursday does not make every Thursday
+    expensive."""
     b = history.shape[0]
-    overall = np.nanmean(np.where(np.isnan(history), np.nan, history), axis=1)
+    overall = np.nanmedian(history, axis=1)
     factors = np.ones((b, 7))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for dow in range(7):
-            cols = history[:, weekdays == dow]
-            if cols.shape[1] == 0:
-                continue
-            seen = np.sum(~np.isnan(cols), axis=1)
-            mean = np.nanmean(np.where(seen[:, None] > 0, cols, 0.0), axis=1)
-            f = mean / overall
-            ok = (seen >= 2) & np.isfinite(f) & (overall > 0)
-            factors[ok, dow] = f[ok]
-        # normalise so the factors average 1 over the week
-        factors = factors / factors.mean(axis=1, keepdims=True)
+    for dow in range(7):
+        cols = history[:, weekdays == dow]
+        if cols.shape[1] < MIN_WEEKDAY_SAMPLES:
+            continue
+        seen = np.sum(~np.isnan(cols), axis=1)
+        f = np.nanmedian(cols, axis=1) / overall
+        ok = (seen >= MIN_WEEKDAY_SAMPLES) & np.isfinite(f) & (overall > 0)
+        factors[ok, dow] = f[ok]
+    factors = np.clip(factors, 0.05, 7.0)
+    factors = factors / factors.mean(axis=1, keepdims=True)
     factors[~np.isfinite(factors)] = 1.0
-    return np.clip(factors, 0.05, 7.0)
+    return factors
 
 
 def forecast_period_end(
