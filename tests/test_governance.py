@@ -205,14 +205,14 @@ def test_forecast_interval_covers_a_seasonal_month():
     within a few percent of the truth and the 80 % interval contains it."""
     rng = np.random.default_rng(1)
     days = pd.date_range("2026-08-04", "2026-10-31", freq="D")
-    level = np.where(days.weekday >= 5, 40.0, 100.0)
+    level = np.where(days.day_of_week >= 5, 40.0, 100.0)
     cost = level * rng.normal(1, 0.05, len(days))
     as_of = days.get_loc(pd.Timestamp("2026-10-10"))
     history = cost[None, as_of - 55 : as_of + 1]
     actual = cost[days.get_loc(pd.Timestamp("2026-10-01")) : as_of + 1].sum()
-    remaining = days[as_of + 1 :].weekday.to_numpy()[None, :]
+    remaining = days[as_of + 1 :].day_of_week.to_numpy()[None, :]
     fc = forecast_period_end(
-        history, days[as_of - 55 : as_of + 1].weekday.to_numpy(), np.array([actual]), remaining
+        history, days[as_of - 55 : as_of + 1].day_of_week.to_numpy(), np.array([actual]), remaining
     )
     truth = cost[days.get_loc(pd.Timestamp("2026-10-01")) :].sum()
     assert abs(fc["forecast"][0] - truth) / truth < 0.03
@@ -454,3 +454,55 @@ def test_cli_tables_show_status_forecast_and_owner(run, world, monkeypatch, caps
     out = capsys.readouterr().out
     runaway = next(i for i in world.incidents() if i.kind == "runaway_agent_loop")
     assert runaway.api_key_id in out and "platform" in out
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+def test_same_results_on_postgresql_and_bi_role_reads_them(run, pg_warehouse):
+    """The marts governance reads, copied to PostgreSQL: the same budgets, keys and findings
+    come out, and the read-only BI role can read the governance marts."""
+    import duckdb
+
+    from tokenledger.warehouse import BI_ROLE, grant_bi_read
+
+    con = duckdb.connect(str(run["db"]), read_only=True)
+    try:
+        copies = {
+            ("marts", "fct_cost_allocated"): "select charge_period_start, team, cost_centre, "
+            "application, x_api_key_id, x_provider, x_model, billing_currency, allocated_cost "
+            "from marts.fct_cost_allocated",
+            ("marts", "fct_cost_and_usage"): "select charge_period_start, x_provider, "
+            "x_api_key_id, sub_account_id, billed_cost from marts.fct_cost_and_usage",
+            ("marts", "fct_spend_anomalies"): "select * from marts.fct_spend_anomalies",
+        }
+        for name in ("stg_openai__usage_completions", "stg_anthropic__usage_messages"):
+            copies[("staging", name)] = (
+                "select api_key_id, sub_account_id, bucket_date, token_quantity "
+                f"from staging.{name}"
+            )
+        frames = {k: con.sql(sql).df() for k, sql in copies.items()}
+    finally:
+        con.close()
+    for (schema, table), df in frames.items():
+        for col in df.columns:
+            if col.endswith("_cost") or col == "cost":
+                df[col] = df[col].astype(float)
+        pg_warehouse.replace_table(schema, table, df)
+    on_duckdb = run_governance(run["db"], send_alerts=False)
+    on_pg = run_governance(pg_warehouse, send_alerts=False)
+    a = on_duckdb.current().set_index("budget_id")["actual_cost_usd"]
+    b = on_pg.current().set_index("budget_id")["actual_cost_usd"]
+    assert (a - b.loc[a.index]).abs().max() < 0.01
+    assert sorted(on_pg.findings["finding_id"]) == sorted(on_duckdb.findings["finding_id"])
+    grant_bi_read(pg_warehouse.pg)
+    con = pg_warehouse.pg.connect()
+    try:
+        with con.cursor() as cur:
+            for table in ("fct_budget_status", "dim_api_keys", "fct_key_findings"):
+                cur.execute(
+                    "select has_table_privilege(%s, %s, 'select')", [BI_ROLE, f"marts.{table}"]
+                )
+                assert cur.fetchone()[0], f"{BI_ROLE} cannot read marts.{table}"
+            cur.execute("select count(*) from marts.fct_key_findings")
+            assert cur.fetchone()[0] == len(on_pg.findings)
+    finally:
+        con.close()

@@ -33,6 +33,11 @@ def _pct(value: float) -> str:
     )
 
 
+def _present(value: object) -> bool:
+    """A value from a pandas row that is there (not None, not NaN, not empty)."""
+    return value is not None and value == value and value != ""
+
+
 def _fields(row: dict) -> tuple[tuple[str, str], ...]:
     out = [
         ("Budget" if row["budget_kind"] == "budget" else "Limit", str(row["budget_id"])),
@@ -54,7 +59,7 @@ def _fields(row: dict) -> tuple[tuple[str, str], ...]:
         )
     )
     out.append(("Burn rate", f"{money(row['burn_rate_usd'])}/day"))
-    if row.get("owner_email"):
+    if _present(row.get("owner_email")):
         out.append(("Owner", str(row["owner_email"])))
     return tuple(out)
 
@@ -111,16 +116,16 @@ FINDING_TITLES = {
 
 def key_finding_alert(row: dict) -> Alert:
     """One alert per key finding; the owner, or `unknown` when no one owns the key."""
-    owner = row.get("owner_email") or "unknown"
+    owner = str(row["owner_email"]) if _present(row.get("owner_email")) else "unknown"
     fields = [
         ("Finding", str(row["finding_kind"])),
         ("Provider", str(row["provider"])),
         ("API key", str(row["api_key_id"])),
         ("Owner", owner),
     ]
-    if row.get("team"):
+    if _present(row.get("team")):
         fields.append(("Team", str(row["team"])))
-    if row.get("sub_account_id"):
+    if _present(row.get("sub_account_id")):
         fields.append(("Project / workspace id", str(row["sub_account_id"])))
     return Alert(
         key=f"api_key:{row['finding_id']}",

@@ -27,10 +27,10 @@ STATUS_STYLE = {
 
 
 def wide_console() -> Console:
-    """A console as wide as the terminal, or 200 columns when the output is not a terminal."""
+    """A console as wide as the terminal, or 220 columns when the output is not a terminal."""
     import sys
 
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return Console() if sys.stdout.isatty() else Console(width=220)
 
 
 class MissingMart(RuntimeError):
@@ -102,10 +102,15 @@ def print_budgets(status: pd.DataFrame, console: Console | None = None) -> None:
         ("status", "left"),
         ("owner", "left"),
     ):
-        table.add_column(col, justify=justify)
+        table.add_column(
+            col,
+            justify=justify,
+            no_wrap=col in ("budget", "status", "owner"),
+            overflow="fold" if col == "scope" else "ellipsis",
+        )
     for r in latest.to_dict("records"):
         amount = f"{float(r['budget_amount']):,.0f} {r['budget_currency']}"
-        name = r["budget_id"] + (" (limit)" if r["budget_kind"] == "limit" else "")
+        name = r["budget_id"] + (" [dim](limit)[/dim]" if r["budget_kind"] == "limit" else "")
         table.add_row(
             name,
             _text(r["scope"]),
