@@ -506,3 +506,76 @@ def test_same_results_on_postgresql_and_bi_role_reads_them(run, pg_warehouse):
             assert cur.fetchone()[0] == len(on_pg.findings)
     finally:
         con.close()
+
+
+def test_feature_budgets_say_they_need_telemetry(run, tmp_path):
+    """No telemetry attribution in this warehouse: a feature budget is `no_data` and says
+    why, instead of showing $0 spent."""
+    seeds_dir = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds_dir)
+    with (seeds_dir / "budgets.csv").open("a") as fh:
+        fh.write(_budget("feature-chat", amount="500", team="support") + "\n")
+    text = (
+        (seeds_dir / "budgets.csv")
+        .read_text()
+        .replace("feature-chat,,support,,,,", "feature-chat,,,,,chat-summaries,")
+    )
+    (seeds_dir / "budgets.csv").write_text(text)
+    seeds = load_seeds(seeds_dir)
+    with Warehouse.resolve(run["db"]).reader() as reader:
+        spend, has_features = load_spend(reader.connection, seeds.rates)
+    assert not has_features
+    status = evaluate_budgets(
+        seeds, spend, dt.date(2026, 10, 31), has_features=has_features, status_days=1
+    )
+    row = status.set_index("budget_id").loc["feature-chat"]
+    assert row["feature"] == "chat-summaries"
+    assert row["status"] == "no_data" and "marts.fct_cost_attributed" in row["data_note"]
+    assert np.isnan(row["actual_cost_usd"])
+
+
+def test_idle_unknown_and_shadow_keys_from_activity():
+    """Key rules on small activity frames: a registered key unused for 30 days is idle, an
+    unregistered one is unknown (once: not also shadow usage), and with telemetry a key that
+    spends without any telemetry is shadow usage (a key with telemetry is not)."""
+    from tokenledger.governance.keys import assess_keys
+
+    as_of = dt.date(2026, 10, 31)
+    days = [as_of - dt.timedelta(days=d) for d in range(40)]
+    owners = pd.DataFrame(
+        [
+            ("openai", "key_busy", "proj_a", "a@example.com", "search", ""),
+            ("openai", "key_quiet", "proj_a", "b@example.com", "search", ""),
+            ("openai", "key_traced", "proj_a", "c@example.com", "search", ""),
+        ],
+        columns=["provider", "api_key_id", "sub_account_id", "owner_email", "team", "description"],
+    )
+    cost = pd.DataFrame(
+        [("openai", "key_busy", "proj_a", d, 10.0) for d in days]
+        + [("openai", "key_traced", "proj_a", d, 5.0) for d in days]
+        + [("openai", "key_quiet", "proj_a", days[-1], 1.0)]  # last used 39 days ago
+        + [("openai", "key_stranger", "proj_a", d, 3.0) for d in days[:4]],
+        columns=["provider", "api_key_id", "sub_account_id", "date", "cost"],
+    )
+    usage = pd.DataFrame(columns=["provider", "api_key_id", "sub_account_id", "date", "tokens"])
+    telemetry = pd.DataFrame(
+        [("openai", "key_traced", d, 100) for d in days[:7]],
+        columns=["provider", "api_key_id", "date", "calls"],
+    )
+    activity = {"cost": cost, "usage": usage, "telemetry": telemetry}
+    inventory, findings = assess_keys(owners, activity, as_of)
+    status = inventory.set_index("api_key_id")["key_status"].to_dict()
+    assert status == {
+        "key_busy": "active",
+        "key_quiet": "idle",
+        "key_stranger": "unknown",
+        "key_traced": "active",
+    }
+    kinds = sorted(zip(findings["finding_kind"], findings["api_key_id"], strict=True))
+    assert kinds == [
+        ("idle_key", "key_quiet"),
+        ("shadow_usage", "key_busy"),
+        ("unknown_key", "key_stranger"),
+    ]
+    stranger = findings[findings["finding_kind"] == "unknown_key"].iloc[0]
+    assert stranger["owner_status"] == "unknown" and stranger["spend_usd"] == 12.0

@@ -10,8 +10,9 @@ does not). Owners come from `seeds/api_key_owners.csv`. Findings, one row each:
   anomaly episode (`marts.fct_spend_anomalies`, which knows weekends and month-start batch
   jobs) of at least `JUMP_RATIO` × its expected spend. One finding per episode.
 - `idle_key`: a registered key with no usage or cost for `IDLE_DAYS` days (revoke it).
-- `shadow_usage`: a key with spend in the last `SHADOW_DAYS` days but no app telemetry for it
-  (`staging.stg_telemetry__llm_calls`); checked only when the warehouse has telemetry.
+- `shadow_usage`: a registered key with spend in the last `SHADOW_DAYS` days but no app
+  telemetry for it (`staging.stg_telemetry__llm_calls`); checked only when the warehouse has
+  telemetry. An unknown key is reported once, as `unknown_key`, whatever else it does.
 
 Grain: `key_inventory` one row per provider × key; `key_findings` one row per finding
 (`finding_id` is stable across runs: the same key and kind, or the same episode).
@@ -304,9 +305,10 @@ def assess_keys(
         traced = set(
             map(tuple, telemetry[telemetry["date"] >= window][key].drop_duplicates().to_numpy())
         )
+        unknown = set(map(tuple, inv.loc[inv["key_status"] == "unknown", key].to_numpy()))
         for (provider, api_key_id), amount in spent.items():
-            if (provider, api_key_id) in traced:
-                continue
+            if (provider, api_key_id) in traced or (provider, api_key_id) in unknown:
+                continue  # an unknown key is reported once, as unknown_key
             findings.append(
                 dict(
                     finding_id=_finding_id("shadow_usage", provider, api_key_id),
