@@ -111,6 +111,8 @@ def load_spend(con, rates: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         spend["cost_usd"] = pd.Series(dtype=float)
         return spend, has_features
     spend["date"] = pd.to_datetime(spend["date"]).dt.date
+    for dim in (*SPEND_DIMS, "feature"):  # an all-null column arrives as float: keep text
+        spend[dim] = spend[dim].astype(object).where(spend[dim].notna(), None)
     spend["cost_usd"] = spend_in_usd(spend, rates)
     return spend, has_features
 
@@ -177,7 +179,8 @@ def _daily_matrix(items: pd.DataFrame, spend: pd.DataFrame, dates: pd.DatetimeIn
         if source.empty:
             continue
         grouped = source.groupby([*dims, "date"], dropna=False)["cost_usd"].sum().reset_index()
-        keyed = members[dims].reset_index().rename(columns={"index": "_item"})
+        keyed = members[dims].astype(object).reset_index().rename(columns={"index": "_item"})
+        grouped[dims] = grouped[dims].astype(object)
         matched = (
             keyed.merge(grouped, on=dims, how="inner")
             if dims

@@ -21,6 +21,9 @@ LEVEL_DAYS = 14
 """Days the level (current daily pace) is the median of."""
 MIN_WEEKDAY_SAMPLES = 3
 """A weekday's factor needs at least this many days of that weekday."""
+DRIFT_SD = 0.10
+"""Relative uncertainty of the pace over the rest of the period (calibrated on
+bench/governance_bench.py's synthetic series so the 80 % interval holds about 80 %)."""
 Z_INTERVAL = 1.2816
 """An 80 % interval: the 10th and 90th percentiles."""
 
@@ -86,8 +89,9 @@ def forecast_period_end(
     sum_f = rem_f.sum(axis=1)
     sum_f2 = (rem_f**2).sum(axis=1)
     remaining = level * sum_f
-    level_sd = mad / np.sqrt(np.maximum(n, 1))
-    sd = np.sqrt(sum_f2 * mad**2 + (sum_f * level_sd) ** 2)
+    level_sd = 1.2533 * mad / np.sqrt(np.maximum(n, 1))  # standard error of a median
+    drift_sd = DRIFT_SD * level * sum_f  # the pace itself moving (growth, launches, spikes)
+    sd = np.sqrt(sum_f2 * mad**2 + (sum_f * level_sd) ** 2 + drift_sd**2)
     actual = np.asarray(actual_to_date, dtype=float)
     median = actual + remaining
     return {
