@@ -30,7 +30,7 @@ from tokenledger.governance.budgets import frame, relation_columns
 
 IDLE_DAYS = 30
 SHADOW_DAYS = 7
-JUMP_RATIO = 3.0
+JUMP_RATIO = 5.0
 JUMP_MIN_USD = 50.0
 TELEMETRY_RELATION = ("staging", "stg_telemetry__llm_calls")
 TELEMETRY_MISSING = (
