@@ -80,7 +80,7 @@ def budget_forecast_alert(row: dict) -> Alert:
         ),
         fields=_fields(row),
         data={k: json_safe(v) for k, v in row.items()},
-        impact_usd=float(row["forecast_cost_usd"] - row["budget_amount_usd"]),
+        impact_usd=None,  # channels' min_impact_usd is for anomalies: budgets always alert
     )
 
 
@@ -102,7 +102,7 @@ def budget_threshold_alert(row: dict, threshold: float) -> Alert:
         ),
         fields=_fields(row),
         data={**{k: json_safe(v) for k, v in row.items()}, "threshold_percent": threshold},
-        impact_usd=float(row["actual_cost_usd"]),
+        impact_usd=None,
     )
 
 
@@ -135,7 +135,7 @@ def key_finding_alert(row: dict) -> Alert:
         text=f"{row['provider']} key {row['api_key_id']} (owner {owner}): {row['detail']}",
         fields=tuple(fields),
         data={k: json_safe(v) for k, v in row.items()},
-        impact_usd=float(row.get("spend_usd") or 0.0),
+        impact_usd=None,  # a leaked key alerts at its first dollar
     )
 
 
