@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,12 @@ from tokenledger.governance.budgets import (
     evaluate_budgets,
     load_spend,
 )
-from tokenledger.governance.keys import TELEMETRY_MISSING, assess_keys, load_key_activity
+from tokenledger.governance.keys import (
+    IDLE_DAYS,
+    TELEMETRY_MISSING,
+    assess_keys,
+    load_key_activity,
+)
 from tokenledger.governance.seeds import load_seeds
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ SCHEMA = "marts"
 BUDGET_STATUS_TABLE = "fct_budget_status"
 KEYS_TABLE = "dim_api_keys"
 FINDINGS_TABLE = "fct_key_findings"
+IDLE_DAYS_ENV = "TOKENLEDGER_KEY_IDLE_DAYS"
+"""Days without usage or cost after which a registered key is idle (default 30)."""
 
 
 @dataclass
@@ -90,7 +98,10 @@ def run_governance(
         spend, has_features = load_spend(con, seeds.rates)
         activity = load_key_activity(con)
     result.budget_status = evaluate_budgets(seeds, spend, result.as_of, has_features=has_features)
-    result.keys, result.findings = assess_keys(seeds.key_owners, activity, result.as_of)
+    idle_days = int(os.environ.get(IDLE_DAYS_ENV) or IDLE_DAYS)
+    result.keys, result.findings = assess_keys(
+        seeds.key_owners, activity, result.as_of, idle_days=idle_days
+    )
     if seeds.budgets["feature"].notna().any() and not has_features:
         result.notes.append(FEATURE_NOTE)
     if "telemetry" not in activity:
