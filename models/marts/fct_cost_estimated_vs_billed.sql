@@ -1,0 +1,109 @@
+{#-
+    The two tracks of cost side by side: estimated (usage × dated price catalogue) against
+    billed (the provider's cost report), per provider × model × UTC day × currency; the gap
+    is a metric. Tool charges (web search, code execution) are billed without a model, so
+    both tracks carry them under a null model.
+-#}
+
+with
+
+priced as (
+
+    select * from {{ ref('int_usage__priced') }}
+
+),
+
+billed as (
+
+    select * from {{ ref('int_cost__unioned') }}
+
+),
+
+estimated_daily as (
+
+    select
+        provider,
+        case when consumed_unit = 'Tokens' then model end as model,
+        usage_date as charge_date,
+        coalesce(price_currency, '{{ var("reporting_currency", "USD") }}') as billing_currency,
+        count(*) as usage_line_count,
+        sum(case when is_priced then 0 else 1 end) as unpriced_line_count,
+        sum(case when is_priced then consumed_quantity else 0 end) as priced_quantity,
+        sum(case when is_priced then 0 else consumed_quantity end) as unpriced_quantity,
+        sum(estimated_cost) as estimated_cost
+    from priced
+    group by
+        provider,
+        case when consumed_unit = 'Tokens' then model end,
+        usage_date,
+        coalesce(price_currency, '{{ var("reporting_currency", "USD") }}')
+
+),
+
+billed_daily as (
+
+    select
+        provider,
+        case when consumed_unit = 'Tokens' then model end as model,
+        charge_date,
+        billing_currency,
+        sum(billed_cost) as billed_cost
+    from billed
+    group by
+        provider,
+        case when consumed_unit = 'Tokens' then model end,
+        charge_date,
+        billing_currency
+
+),
+
+joined as (
+
+    select
+        coalesce(estimated_daily.provider, billed_daily.provider) as provider,
+        coalesce(estimated_daily.model, billed_daily.model) as model,
+        coalesce(estimated_daily.charge_date, billed_daily.charge_date) as charge_date,
+        coalesce(estimated_daily.billing_currency, billed_daily.billing_currency)
+            as billing_currency,
+        coalesce(estimated_daily.usage_line_count, 0) as usage_line_count,
+        coalesce(estimated_daily.unpriced_line_count, 0) as unpriced_line_count,
+        coalesce(estimated_daily.priced_quantity, 0) as priced_quantity,
+        coalesce(estimated_daily.unpriced_quantity, 0) as unpriced_quantity,
+        estimated_daily.estimated_cost,
+        billed_daily.billed_cost
+    from estimated_daily
+    full outer join billed_daily
+        on estimated_daily.provider = billed_daily.provider
+        and estimated_daily.model is not distinct from billed_daily.model
+        and estimated_daily.charge_date = billed_daily.charge_date
+        and estimated_daily.billing_currency = billed_daily.billing_currency
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['provider', 'model', 'charge_date', 'billing_currency']) }}
+            as reconciliation_key,
+        provider,
+        model,
+        usage_line_count,
+        unpriced_line_count,
+        priced_quantity,
+        unpriced_quantity,
+        cast(estimated_cost as {{ money_type() }}) as estimated_cost,
+        cast(billed_cost as {{ money_type() }}) as billed_cost,
+        cast(estimated_cost - billed_cost as {{ money_type() }}) as gap_cost,
+        cast(
+            (estimated_cost - billed_cost) * 100.0 / nullif(billed_cost, 0) as decimal(18, 4)
+        ) as gap_percent,
+        billing_currency,
+        usage_line_count > 0 as has_usage,
+        billed_cost is not null as has_billed_cost,
+        usage_line_count > 0 and unpriced_line_count = 0 as is_fully_priced,
+        charge_date
+    from joined
+
+)
+
+select * from final
