@@ -431,7 +431,7 @@ def _overlaps(a: PriceOverride, b: PriceOverride) -> bool:
 
 
 def _parse_override(
-    raw: dict, number: int, providers: set[str], currencies: set[str], seen: set
+    raw: dict, number: int, providers: set[str], currencies: set[str], seen: set | None
 ) -> PriceOverride:
     """One seed row → PriceOverride, or PriceOverrideError naming the line and the reason."""
     where = (
@@ -452,7 +452,11 @@ def _parse_override(
         raise bad(f"unknown provider {provider!r} (not in seeds/providers.csv)")
     if not model:
         raise bad("model is empty")
-    if not model_is_known(provider, model) and (provider, model.lower()) not in seen:
+    if (
+        seen is not None
+        and not model_is_known(provider, model)
+        and (provider, model.lower()) not in seen
+    ):
         raise bad(
             f"unknown model {model!r}: genai-prices does not know it for {provider} "
             "and no usage reports it (check the spelling)"
@@ -498,18 +502,18 @@ def _parse_override(
 
 
 def validate_price_overrides(
-    path: Path | None = None, seen_models: Iterable[tuple[str, str]] = ()
+    path: Path | None = None, seen_models: Iterable[tuple[str, str]] | None = ()
 ) -> list[PriceOverride]:
     """Parse and check the override seed; raise PriceOverrideError naming the first bad row.
 
-    A row must have an id, name a known provider, a conformed token type and service tier,
-    a model that the catalogue knows or that usage has reported (`seen_models`: (provider,
-    model) pairs), a non-negative price in a known unit and currency, a reason, and a date
-    range with from < to; two rows for the same key must not share a day.
+    A row must have an id, name a known provider, a conformed token type and service tier, a
+    model that the catalogue knows or that usage has reported (`seen_models`: (provider,
+    model) pairs; None skips the model check, left to the dbt test), a non-negative price in
+    a known unit and currency, a reason, and from < to; two rows of one key share no day.
     """
     path = path or seeds_dir() / OVERRIDES_SEED
     providers, currencies = _known_providers(), _known_currencies()
-    seen = {(p, m.lower()) for p, m in seen_models}
+    seen = None if seen_models is None else {(p, m.lower()) for p, m in seen_models}
     out: list[PriceOverride] = []
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -532,3 +536,21 @@ def validate_price_overrides(
                     )
             out.append(override)
     return out
+
+
+def reported_models(warehouse) -> set[tuple[str, str]] | None:
+    """(provider, model) pairs usage has reported (int_models__resolved), None before the
+    first build."""
+    try:
+        _, rows = warehouse.query(
+            "select provider, model, model_ref from intermediate.int_models__resolved"
+        )
+    except Exception:  # no warehouse or no build yet: the dbt test checks models then
+        return None
+    return {(p, m) for p, m, _ in rows} | {(p, r) for p, _, r in rows}
+
+
+def check_price_overrides(warehouse=None) -> list[PriceOverride]:
+    """The pipeline's pre-flight: the override seed is valid, else PriceOverrideError."""
+    seen = reported_models(warehouse) if warehouse is not None else None
+    return validate_price_overrides(seen_models=seen)
