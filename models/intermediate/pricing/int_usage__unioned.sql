@@ -100,15 +100,46 @@ token_lines as (
     from anthropic_messages
 
     {#-
-        TODO(telemetry, docs/contracts.md "App telemetry", `stg_telemetry__llm_calls`): one
-        more branch once that staging model is merged. Per event, unpivot
-        input_tokens → input, cached_input_tokens → cached_input, cache_write_5m_tokens →
-        cache_write_5m, cache_write_1h_tokens → cache_write_1h, cache_write_tokens →
-        cache_write, output_tokens → output (reasoning is inside output: never a line of its
-        own), web_search_requests → web_search; drop zero counts. `usage_source` =
-        'telemetry', `usage_row_key` = event_id, `source_service_tier` = service_tier,
-        `is_batch` = null, `context_tokens` = input + cached input + all cache writes of the
-        event (the prompt size that selects a long-context tier), `usage_date` = event_date.
+        TODO(telemetry): once `stg_telemetry__llm_calls` (docs/contracts.md "App telemetry")
+        is merged, replace this comment with the branch below and add
+        `telemetry_calls as (select * from {{ ref('stg_telemetry__llm_calls') }})` to the
+        imports. One line per event × non-zero token count; reasoning_tokens are inside
+        output_tokens and are never a line of their own (priced once, as output);
+        context_tokens is the call's whole prompt (uncached + cached + cache writes), which
+        selects a long-context tier exactly.
+
+    {%- set telemetry_counts = {
+        'input_tokens': 'input', 'cached_input_tokens': 'cached_input',
+        'cache_write_5m_tokens': 'cache_write_5m', 'cache_write_1h_tokens': 'cache_write_1h',
+        'cache_write_tokens': 'cache_write', 'output_tokens': 'output',
+        'web_search_requests': 'web_search',
+    } %}
+    {%- for column, token_type in telemetry_counts.items() %}
+    union all
+    select
+        'telemetry' as usage_source,
+        event_id as usage_row_key,
+        provider,
+        cast(null as varchar) as billing_account_id,
+        sub_account_id,
+        api_key_id,
+        model,
+        service_tier as source_service_tier,
+        cast(null as boolean) as is_batch,
+        context_window,
+        cast(
+            coalesce(input_tokens, 0) + coalesce(cached_input_tokens, 0)
+            + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)
+            + coalesce(cache_write_tokens, 0) as bigint
+        ) as context_tokens,
+        '{{ column }}' as source_token_type,
+        '{{ token_type }}' as token_type,
+        cast({{ column }} as bigint) as consumed_quantity,
+        '{{ 'Requests' if token_type == 'web_search' else 'Tokens' }}' as consumed_unit,
+        event_date as usage_date
+    from telemetry_calls
+    where coalesce({{ column }}, 0) <> 0
+    {%- endfor %}
     -#}
 
 ),
