@@ -231,9 +231,9 @@ def test_pricing_unit_tests_ran_in_the_build(warehouse):
     _, result = warehouse
     units = {k: v for k, v in result.dbt.statuses.items() if k.startswith("unit_test.")}
     for name in (
-        "test_price_arithmetic_of_cache_batch_priority_long_context_reasoning_and_unknown",
-        "test_batch_tier_derived_at_half_and_override_units_converted",
-        "test_model_names_normalised_and_matched_like_genai_prices",
+        "test_price_cache_batch_tiers_reasoning_unknown",
+        "test_batch_derived_at_half_override_units",
+        "test_model_names_normalised_and_matched",
     ):
         assert [v for k, v in units.items() if k.endswith(name)] == ["pass"], name
 
