@@ -355,3 +355,25 @@ def test_overrides_at_the_worlds_prices_close_the_gap_and_reprice_history(
     assert [(r[0], r[3]) for r in rows] == [
         ("bad-1", "unknown model: neither the catalogue nor any usage knows it")
     ]
+
+
+def test_run_stops_before_ingesting_on_a_bad_override(warehouse, tmp_path, monkeypatch, capsys):
+    """`tokenledger run` with a typo in the override seed: exit 1 and one clear line naming
+    the seed line, before any provider is called (the warehouse knows which models usage
+    reports; on a first run the blocking dbt test catches an unknown model instead)."""
+    from tokenledger.cli import main
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name in ("providers.csv", "currency_codes.csv"):
+        shutil.copy(PROJECT_DIR / "seeds" / name, seeds / name)
+    (seeds / "price_overrides.csv").write_text(
+        f"{HEADER}\nacme-1,anthropic,claude-sonet-4-20250514,input,standard,0,,,2.7,"
+        "1M tokens,USD,negotiated\n"
+    )
+    monkeypatch.setattr(prices, "seeds_dir", lambda: seeds)
+    monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(warehouse[0]))
+    assert main(["run", "--start", "2026-11-01", "--end", "2026-11-02", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "price_overrides.csv line 2 (override_id 'acme-1'" in err
+    assert "unknown model 'claude-sonet-4-20250514'" in err

@@ -397,6 +397,12 @@ def _known_currencies() -> set[str]:
         return {row["currency_code"] for row in csv.DictReader(fh)}
 
 
+def normalize_model_ref(model: str) -> str:
+    """The catalogue reference of a reported model name: lower case, the part after the last
+    `/` (Bedrock ARNs, Vertex publisher paths); the Python twin of the dbt macro."""
+    return model.strip().rsplit("/", 1)[-1].strip().lower()
+
+
 def model_is_known(provider: str, model: str) -> bool:
     """True when genai-prices resolves `model` for the provider (as the SQL lookup does)."""
     from genai_prices.data_snapshot import get_snapshot
@@ -405,7 +411,7 @@ def model_is_known(provider: str, model: str) -> bool:
     if provider_id is None:
         return False
     try:
-        get_snapshot().find_provider_model(model.lower(), None, provider_id, None)
+        get_snapshot().find_provider_model(normalize_model_ref(model), None, provider_id, None)
     except LookupError:
         return False
     return True
@@ -455,7 +461,7 @@ def _parse_override(
     if (
         seen is not None
         and not model_is_known(provider, model)
-        and (provider, model.lower()) not in seen
+        and (provider, normalize_model_ref(model)) not in seen
     ):
         raise bad(
             f"unknown model {model!r}: genai-prices does not know it for {provider} "
@@ -513,7 +519,7 @@ def validate_price_overrides(
     """
     path = path or seeds_dir() / OVERRIDES_SEED
     providers, currencies = _known_providers(), _known_currencies()
-    seen = None if seen_models is None else {(p, m.lower()) for p, m in seen_models}
+    seen = None if seen_models is None else {(p, normalize_model_ref(m)) for p, m in seen_models}
     out: list[PriceOverride] = []
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
