@@ -278,6 +278,31 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prices(args: argparse.Namespace) -> int:
+    """Refresh or check the generated price catalogue; validate the override seed."""
+    from tokenledger import prices
+
+    if args.prices_command == "refresh":
+        counts = prices.refresh_catalogue()
+        for name, n in counts.items():
+            print(f"seeds/{name}: {n:,} rows from genai-prices {prices.package_version()}")
+        return 0
+    stale = prices.catalogue_is_current()
+    overrides = prices.validate_price_overrides(seen_models=None)
+    if stale:
+        print(
+            f"tokenledger: stale generated seed(s) {', '.join(stale)}: run "
+            "`tokenledger prices refresh`",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"price catalogue matches genai-prices {prices.package_version()}; "
+        f"{len(overrides)} valid price override(s)"
+    )
+    return 0
+
+
 def cmd_simulate_serve(args: argparse.Namespace) -> int:
     """Serve the simulated providers on loopback until interrupted."""
     from simulator.server import run_server
@@ -385,6 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=30, help="episodes shown (30)")
     _add_warehouse_arg(p)
     p.set_defaults(func=cmd_anomalies)
+
+    p = sub.add_parser("prices", help="the dated price catalogue (genai-prices) and overrides")
+    prices_sub = p.add_subparsers(dest="prices_command", required=True)
+    prices_sub.add_parser(
+        "refresh", help="regenerate seeds/genai_prices_*.csv from the installed genai-prices"
+    ).set_defaults(func=cmd_prices)
+    prices_sub.add_parser(
+        "check", help="fail when the generated seeds drift or an override row is invalid"
+    ).set_defaults(func=cmd_prices)
 
     p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")
     p.set_defaults(func=cmd_prepare)

@@ -55,6 +55,7 @@ def run_pipeline(
     from ingestion.pipeline import configured_providers, run_ingestion
     from tokenledger.alerts import send_anomaly_alerts
     from tokenledger.anomaly.warehouse import publish_anomalies
+    from tokenledger.prices import check_price_overrides
     from tokenledger.quality import (
         Batch,
         audited_build_args,
@@ -72,6 +73,8 @@ def run_pipeline(
     warehouse = Warehouse.resolve(warehouse)
     result = PipelineResult()
     warehouse.ensure_exists()
+    # a malformed or unknown price override stops the run before anything lands, naming its line
+    check_price_overrides(warehouse)
     t0 = time.perf_counter()
     ingested = run_ingestion(
         start,
