@@ -644,7 +644,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, json.dumps({"ok": True}))
             if path == "/_sim/inject":
                 state.world.inject(
-                    body["kind"], body["provider"], dt.date.fromisoformat(body["date"])
+                    body["kind"],
+                    body["provider"],
+                    dt.date.fromisoformat(body["date"]),
+                    body.get("label"),
                 )
                 return self._send(200, json.dumps({"ok": True}))
         except (KeyError, ValueError, TypeError) as exc:

@@ -1838,9 +1838,11 @@ class World:
                 t.set_frame(frame)
             self.version += 1
 
-    def inject(self, kind: str, provider: str, date: dt.date) -> None:
+    def inject(self, kind: str, provider: str, date: dt.date, label: str | None = None) -> None:
         """Add one bad cost record to a day: an unmapped token type, or a line without amount;
-        or (`negative_cost`) serve that day's largest cost line with its sign flipped."""
+        or (`negative_cost`) serve that day's largest cost line with its sign flipped.
+        `label` (missing_field only) names the line item / description the amount-less line
+        carries (default a token line)."""
         if kind not in ("unknown_token_type", "missing_field", "negative_cost"):
             raise ValueError(f"unknown injection kind {kind!r}")
         day = (date - self.start).days
@@ -1855,7 +1857,7 @@ class World:
                 if kind == "unknown_token_type":
                     li = "gpt-4o-2024-08-06, mystery tokens"
                 else:
-                    li = "gpt-4o-2024-08-06, output"
+                    li = label or "gpt-4o-2024-08-06, output"
                 row = dict(
                     day=day,
                     project_id=t.code("project_id", k["sub_account_id"]),
@@ -1880,7 +1882,9 @@ class World:
                         context_window="0-200k",
                     )
                 else:
-                    desc = "Claude Sonnet 4 Usage - Output Tokens"
+                    desc = label or "Claude Sonnet 4 Usage - Output Tokens"
+                    if desc not in self._an_desc_meta:
+                        raise ValueError(f"unknown cost report description {desc!r}")
                 row = dict(
                     day=day,
                     workspace_id=t.code("workspace_id", w["workspace_id"]),
