@@ -12,6 +12,13 @@
         ('user_id', 'varchar'), ('api_key_id', 'varchar'), ('model', 'varchar'),
         ('input_tokens', 'bigint'), ('num_model_requests', 'bigint'),
     ] -%}
+    {#- the other usage endpoints: every column stg_openai__usage_services reads -#}
+    {%- set openai_services = [
+        ('start_time', 'bigint'), ('end_time', 'bigint'), ('project_id', 'varchar'),
+        ('user_id', 'varchar'), ('api_key_id', 'varchar'), ('model', 'varchar'),
+        ('size', 'varchar'), ('source', 'varchar'), ('vector_store_id', 'varchar'),
+        ('context_level', 'varchar'), ('num_model_requests', 'bigint'),
+    ] -%}
     {%- set tables = {
         'raw_openai.costs': [
             ('start_time', 'bigint'), ('end_time', 'bigint'), ('amount__value', 'varchar'),
@@ -25,6 +32,15 @@
             ('input_audio_tokens', 'bigint'), ('output_audio_tokens', 'bigint'),
         ],
         'raw_openai.usage_embeddings': openai_usage,
+        'raw_openai.usage_images': openai_services + [('images', 'bigint')],
+        'raw_openai.usage_audio_speeches': openai_services + [('characters', 'bigint')],
+        'raw_openai.usage_audio_transcriptions': openai_services + [('seconds', 'bigint')],
+        'raw_openai.usage_moderations': openai_services + [('input_tokens', 'bigint')],
+        'raw_openai.usage_vector_stores': openai_services + [('usage_bytes', 'bigint')],
+        'raw_openai.usage_code_interpreter_sessions':
+            openai_services + [('num_sessions', 'bigint')],
+        'raw_openai.usage_file_search_calls': openai_services + [('num_requests', 'bigint')],
+        'raw_openai.usage_web_search_calls': openai_services + [('num_requests', 'bigint')],
         'raw_anthropic.usage_messages': [
             ('starting_at', 'varchar'), ('ending_at', 'varchar'),
             ('uncached_input_tokens', 'bigint'), ('cache_read_input_tokens', 'bigint'),
