@@ -370,10 +370,10 @@ class FocusWorld:
         if res.team is None:
             return None
         prefix = CLOUDS[res.service.cloud]["tag_prefix"]
-        tags = {f"{prefix}team": res.team, f"{prefix}cost-center": COST_CENTRES[res.team]}
-        if res.namespace is not None:
-            tags["goog-k8s-cluster-name"] = "prod-gke"
-            tags["k8s-namespace"] = res.namespace
+        if res.namespace is not None:  # GKE cost allocation labels, no team tag
+            tags = {"goog-k8s-cluster-name": "prod-gke", "k8s-namespace": res.namespace}
+        else:
+            tags = {f"{prefix}team": res.team, f"{prefix}cost-center": COST_CENTRES[res.team]}
         return json.dumps(dict(sorted(tags.items())), separators=(",", ":"))
 
     # ------------------------------------------------------------------ rows

@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from dlt.sources import DltResource
 
-from ingestion.common import BILLING_ACCOUNT, ROW_KEY, row_keys
+from ingestion.common import BILLING_ACCOUNT, ROW_KEY, ProviderAPIError, row_keys
 
 PROVIDER = "focus"
 EXPORTS_DIR_ENV = "TOKENLEDGER_FOCUS_EXPORTS_DIR"
@@ -54,8 +54,11 @@ MERGE_HINTS = {
 }
 
 
-class FocusExportError(RuntimeError):
-    """A FOCUS export folder or file cannot be read (names the file, never its contents)."""
+class FocusExportError(ProviderAPIError):
+    """A FOCUS export folder or file cannot be read: names the file and the parser's reason."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(PROVIDER, what, "unreadable", 1, detail)
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,11 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
     if pa.types.is_nested(t):
         return pa.chunked_array(
-            [pa.array([None if v is None else json.dumps(v) for v in column.to_pylist()],
-                      pa.string())]
+            [
+                pa.array(
+                    [None if v is None else json.dumps(v) for v in column.to_pylist()], pa.string()
+                )
+            ]
         )
     return pc.cast(column, pa.string())
 
@@ -148,7 +154,7 @@ def read_export_file(path: Path) -> pa.Table:
                 ),
             )
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FocusExportError(f"focus: cannot read export file {path}: {exc}") from exc
+        raise FocusExportError(f"export file {path}", str(exc)) from exc
     return pa.table({name: _as_text(table[name]) for name in table.column_names})
 
 
@@ -164,7 +170,8 @@ def read_delivery(root: Path, delivery: Delivery) -> Iterator[pa.Table]:
         source = pa.array([rel] * n, pa.string())
         rownum = pa.array(range(1, n + 1), pa.int64())
         account = (
-            table["BillingAccountId"] if "BillingAccountId" in table.column_names
+            table["BillingAccountId"]
+            if "BillingAccountId" in table.column_names
             else pa.nulls(n, pa.string())
         )
         table = (
@@ -186,7 +193,7 @@ def exports_root(exports_dir: str | None) -> Path:
         raise MissingCredentials(f"focus: no exports folder; set {EXPORTS_DIR_ENV}")
     root = Path(value)
     if not root.is_dir():
-        raise FocusExportError(f"focus: exports folder {root} does not exist")
+        raise FocusExportError(f"exports folder {root}", "no such folder")
     return root
 
 
