@@ -267,6 +267,8 @@ final as (
         costs.model,
         costs.token_type,
         costs.service_tier,
+        costs.service_name,
+        costs.service_category,
 
         -- quantities
         placed.split_weight,
