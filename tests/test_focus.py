@@ -1,7 +1,7 @@
 """The rest of the cloud beside AI spend, end to end: FOCUS 1.2 exports of AWS, Azure and GCP
 → raw_focus → the fact → allocation by tags and namespaces → AI vs non-AI per team per month,
 and the FOCUS export view's conformance to the spec. One pipeline run (OpenAI, Anthropic and
-the FOCUS exports, 30 days over two months) shared by every assertion."""
+the FOCUS exports, 16 days over two months) shared by every assertion."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ CONDITIONAL = ("ConsumedQuantity", "ConsumedUnit", "ContractedUnitPrice", "ListU
 def focus_run(tmp_path_factory):
     """One pipeline run over a world with OpenAI, Anthropic and the three clouds' FOCUS
     exports (no dedicated Bedrock / Azure OpenAI / Vertex AI source configured)."""
-    world = World(seed=5, days=30, start=dt.date(2026, 9, 16),
+    world = World(seed=5, days=16, start=dt.date(2026, 9, 22),
                   providers=("openai", "anthropic", "focus"))
     work = tmp_path_factory.mktemp("focus")
     saved = dict(os.environ)

@@ -32,7 +32,7 @@ final as (
         allocated.team,
         allocated.cost_centre,
         allocated.application,
-        providers.provider_name,
+        coalesce(allocated.provider_name, providers.provider_name) as provider_name,
         allocated.provider as x_provider,
         allocated.model as x_model,
         allocated.token_type as x_token_type,

@@ -4,8 +4,8 @@
     exactly as the spec spells them (quoted, so PostgreSQL keeps the case), tokenledger's
     own columns prefixed `x_`. For tools that read FOCUS (FinOps hubs, FOCUS validators).
     Token charges are priced per million tokens (PricingUnit `1000000 Tokens`); unit prices
-    are the row's cost divided by its pricing quantity, so PricingQuantity × unit price
-    equals the cost.
+    are the bill's own (FOCUS exports) or the row's cost divided by its pricing quantity, so
+    PricingQuantity × unit price equals the cost.
 -#}
 
 with
@@ -16,21 +16,20 @@ costs as (
 
 ),
 
+-- token charges are priced per million tokens; other rows keep their own pricing unit
 priced as (
 
     select
         costs.*,
         case
-            when costs.consumed_quantity is null then null
-            when costs.consumed_unit = 'Tokens'
-                then cast(costs.consumed_quantity / 1000000 as {{ money_type() }})
-            else costs.consumed_quantity
-        end as pricing_quantity,
+            when costs.pricing_unit = 'Tokens'
+                then cast(costs.pricing_quantity / 1000000 as {{ money_type() }})
+            else costs.pricing_quantity
+        end as focus_pricing_quantity,
         case
-            when costs.consumed_quantity is null then null
-            when costs.consumed_unit = 'Tokens' then '1000000 Tokens'
-            else costs.consumed_unit
-        end as pricing_unit
+            when costs.pricing_unit = 'Tokens' then '1000000 Tokens'
+            else costs.pricing_unit
+        end as focus_pricing_unit
     from costs
 
 ),
@@ -64,22 +63,32 @@ final as (
         cast(null as {{ dbt.type_string() }}) as "ChargeClass",
         priced.charge_frequency as "ChargeFrequency",
         priced.charge_description as "ChargeDescription",
-        case when priced.pricing_quantity is not null then 'Standard' end as "PricingCategory",
+        case when priced.focus_pricing_quantity is not null then 'Standard' end
+            as "PricingCategory",
 
         -- quantities (consumed only on usage rows)
         case when priced.charge_category = 'Usage' then priced.consumed_quantity end
             as "ConsumedQuantity",
         case when priced.charge_category = 'Usage' then priced.consumed_unit end
             as "ConsumedUnit",
-        priced.pricing_quantity as "PricingQuantity",
-        priced.pricing_unit as "PricingUnit",
+        priced.focus_pricing_quantity as "PricingQuantity",
+        priced.focus_pricing_unit as "PricingUnit",
 
-        -- unit prices (billing currency per pricing unit)
+        -- unit prices (billing currency per pricing unit): the bill's own when it states
+        -- them per this unit, else the row's cost over its pricing quantity
         cast(
-            priced.list_cost / nullif(priced.pricing_quantity, 0) as decimal(38, 15)
+            case
+                when priced.pricing_unit <> 'Tokens' and priced.list_unit_price is not null
+                    then priced.list_unit_price
+                else priced.list_cost / nullif(priced.focus_pricing_quantity, 0)
+            end as decimal(38, 15)
         ) as "ListUnitPrice",
         cast(
-            priced.billed_cost / nullif(priced.pricing_quantity, 0) as decimal(38, 15)
+            case
+                when priced.pricing_unit <> 'Tokens' and priced.contracted_unit_price is not null
+                    then priced.contracted_unit_price
+                else priced.billed_cost / nullif(priced.focus_pricing_quantity, 0)
+            end as decimal(38, 15)
         ) as "ContractedUnitPrice",
 
         -- money

@@ -267,6 +267,7 @@ final as (
         costs.model,
         costs.token_type,
         costs.service_tier,
+        costs.provider_name,
         costs.service_name,
         costs.service_category,
 

@@ -21,6 +21,17 @@ source as (
 
 ),
 
+-- FOCUS rows are not token charges: their label is the ChargeCategory
+token_type_map as (
+
+    select
+        source_token_type as charge_category_label,
+        token_type as mapped_token_type
+    from {{ ref('token_type_map') }}
+    where provider = 'focus'
+
+),
+
 renamed as (
 
     select
@@ -89,6 +100,8 @@ final as (
         service_category,
         service_subcategory,
         charge_category,
+        charge_category as source_token_type,
+        coalesce(token_type_map.mapped_token_type, 'unknown') as token_type,
         charge_class,
         charge_frequency,
         charge_description,
@@ -126,6 +139,8 @@ final as (
         source_file,
         source_row_number
     from renamed
+    left join token_type_map
+        on renamed.charge_category = token_type_map.charge_category_label
 
 )
 
