@@ -12,6 +12,7 @@ loaded before; unchanged deliveries are skipped. See README.md beside this file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ import pyarrow.parquet as pq
 from dlt.sources import DltResource
 
 from ingestion.common import BILLING_ACCOUNT, ROW_KEY, ProviderAPIError, row_keys
+
+log = logging.getLogger("ingestion")
 
 PROVIDER = "focus"
 EXPORTS_DIR_ENV = "TOKENLEDGER_FOCUS_EXPORTS_DIR"
@@ -184,13 +187,13 @@ def read_delivery(root: Path, delivery: Delivery) -> Iterator[pa.Table]:
         yield table
 
 
-def exports_root(exports_dir: str | None) -> Path:
-    """The configured exports folder; a clear error when unset or missing."""
+def exports_root(exports_dir: str | None) -> Path | None:
+    """The configured exports folder; None when unset (not configured: nothing to load, the
+    models build empty); a clear error when it names a folder that does not exist."""
     value = exports_dir or os.environ.get(EXPORTS_DIR_ENV)
     if not value:
-        from ingestion.common import MissingCredentials
-
-        raise MissingCredentials(f"focus: no exports folder; set {EXPORTS_DIR_ENV}")
+        log.info("focus: %s is not set; no FOCUS exports to load", EXPORTS_DIR_ENV)
+        return None
     root = Path(value)
     if not root.is_dir():
         raise FocusExportError(f"exports folder {root}", "no such folder")
@@ -212,6 +215,8 @@ def focus_source(
 
     def cost_and_usage() -> Iterator[pa.Table]:
         root = exports_root(exports_dir)
+        if root is None:
+            return
         state = dlt.current.resource_state()
         seen: dict[str, str] = state.setdefault(STATE_KEY, {})
         done: dict[str, str] = {}
