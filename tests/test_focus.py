@@ -5,6 +5,7 @@ the FOCUS exports, 16 days over two months) shared by every assertion."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 import re
@@ -94,6 +95,7 @@ def focus_run(tmp_path_factory):
     server = serve(world)
     try:
         configure_env_for(server, work / "exports")
+        _append_malformed_rows(work / "exports" / "focus")
         db = work / "warehouse.duckdb"
         run_pipeline(world.start, world.end - dt.timedelta(days=1), db)
         yield world, db
@@ -101,6 +103,20 @@ def focus_run(tmp_path_factory):
         server.shutdown()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _append_malformed_rows(root: Path) -> None:
+    """Two rows a cloud should never send, appended to a GCP export: an amount with a decimal
+    comma and an unreadable charge period. Not in the truth; they must be quarantined."""
+    path = sorted(root.glob("gcp/*/*/focus-000000000000.csv"))[0]
+    with path.open(newline="") as fh:
+        header, first = list(csv.reader(fh))[:2]
+    bad_amount = dict(zip(header, first, strict=True)) | {"BilledCost": "12,50"}
+    bad_period = dict(zip(header, first, strict=True)) | {"ChargePeriodStart": "yesterday"}
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        for row in (bad_amount, bad_period):
+            writer.writerow([row[c] for c in header])
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -123,6 +139,13 @@ def test_every_provider_reconciles_to_the_truth_to_the_cent(focus_run):
     ok, message = reconcile_with_truth(db, world)
     assert ok, message
     assert "focus" in {row["provider"] for row in world.truth_billed_cost()}
+
+
+def test_malformed_export_rows_are_quarantined_with_their_reason(focus_run):
+    _, db = focus_run
+    rows = _query(db, "select reason from quarantine.quarantined_cost_rows "
+                      "where provider = 'focus' order by reason")
+    assert [r for (r,) in rows] == ["unparseable_amount", "unparseable_bucket_time"]
 
 
 def test_the_rest_of_the_cloud_sits_beside_ai_spend(focus_run):
