@@ -67,7 +67,8 @@ def main() -> None:
     lines = [BEGIN, "## FOCUS export ingestion (`bench/focus_ingest_bench.py`)", "",
              f"One delivery of {args.rows:,} FOCUS 1.2 rows (70 columns incl. `x_` ones) "
              "per format, loaded by the real dlt source into a fresh DuckDB file (all values "
-             "landed as text), 2 cores shared with other jobs (load average ~4 at the time). Reproduce: "
+             "landed as text), 2 cores shared with other jobs (load average ~4 at the time). "
+             "Reproduce: "
              f"`.venv/bin/python bench/focus_ingest_bench.py --rows {args.rows}`.", "",
              "| format | rows | seconds | rows/s |", "|---|---:|---:|---:|"]
     lines += [f"| {f} | {n:,} | {s:.1f} | {n / s:,.0f} |" for f, n, s in figures]
