@@ -191,6 +191,38 @@ def allocation_rule_rows(world: World) -> list[dict]:
                 sub_account_id=workspace,
             )
         )
+    rows.extend(focus_rule_rows())
+    return rows
+
+
+def focus_rule_rows() -> list[dict]:
+    """The rest of the cloud (FOCUS exports) is allocated by the `team` tag (AWS spells user
+    tags `user:team`) and, on the shared GKE cluster, by Kubernetes namespace. Untagged
+    resources and the AWS support fee and tax match no rule and stay *unallocated*."""
+    rows = []
+    for team in TEAMS:
+        for cloud, key in (("aws", "user:team"), ("azure-gcp", "team")):
+            rows.append(
+                _rule(
+                    f"focus-tag-{cloud}-team-{team}",
+                    team,
+                    None,
+                    f"cloud resources tagged {key}={team} belong to {team}",
+                    provider="focus",
+                    tag_key=key,
+                    tag_value=team,
+                )
+            )
+        rows.append(
+            _rule(
+                f"focus-namespace-{team}",
+                team,
+                None,
+                f"the {team} namespace of the shared GKE cluster belongs to {team}",
+                provider="focus",
+                kubernetes_namespace=team,
+            )
+        )
     return rows
 
 

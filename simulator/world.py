@@ -1947,3 +1947,4 @@ class World:
 
 # Providers projected from the world by their own modules register their truth on import
 # (one line each; see EXTRA_TRUTH).
+from simulator import focus_exports  # noqa: E402,F401

@@ -20,6 +20,18 @@ anthropic_costs as (
 
 ),
 
+focus_costs as (
+
+    select * from {{ ref('stg_focus__cost_and_usage') }}
+
+),
+
+focus_dedicated_sources as (
+
+    select * from {{ ref('focus_dedicated_sources') }}
+
+),
+
 currency_codes as (
 
     select * from {{ ref('currency_codes') }}
@@ -79,6 +91,81 @@ unioned as (
 
 ),
 
+-- FOCUS exports: the rest of the cloud. A cloud's AI service that a dedicated source also
+-- bills (seeds/focus_dedicated_sources.csv) is left out on the days that source has landed
+-- cost, first to last landed day: counted once, and kept when the source is not configured.
+dedicated_coverage as (
+
+    select
+        focus_dedicated_sources.service_name,
+        min(cast(unioned.bucket_start_at as date)) as first_covered_date,
+        max(cast(unioned.bucket_start_at as date)) as last_covered_date
+    from unioned
+    inner join focus_dedicated_sources
+        on unioned.provider = focus_dedicated_sources.dedicated_provider
+    group by focus_dedicated_sources.service_name
+
+),
+
+focus_uncovered as (
+
+    select
+        'focus' as provider,
+        'raw_focus.cost_and_usage' as source_table,
+        focus_costs.cost_row_key,
+        focus_costs.billing_account_id,
+        focus_costs.sub_account_id,
+        cast(null as varchar) as api_key_id,
+        cast(null as varchar) as model,
+        cast(null as varchar) as service_tier,
+        focus_costs.source_token_type,
+        focus_costs.token_type,
+        focus_costs.consumed_unit,
+        focus_costs.charge_description,
+        focus_costs.billing_currency,
+        focus_costs.currency_text,
+        focus_costs.amount_text,
+        focus_costs.consumed_quantity,
+        focus_costs.billed_cost,
+        focus_costs.charge_period_start_text as bucket_start_text,
+        focus_costs.charge_period_start_at as bucket_start_at,
+        {{ conformed_columns({
+            'provider_name': 'focus_costs.provider_name',
+            'publisher_name': 'focus_costs.publisher_name',
+            'invoice_issuer_name': 'focus_costs.invoice_issuer_name',
+            'service_name': 'focus_costs.service_name',
+            'service_category': 'focus_costs.service_category',
+            'service_subcategory': 'focus_costs.service_subcategory',
+            'region_id': 'focus_costs.region_id',
+            'resource_id': 'focus_costs.resource_id',
+            'charge_category': 'focus_costs.charge_category',
+            'charge_frequency': 'focus_costs.charge_frequency',
+            'tags': 'focus_costs.tags',
+            'kubernetes_namespace': 'focus_costs.kubernetes_namespace',
+            'pricing_quantity': 'focus_costs.pricing_quantity',
+            'pricing_unit': 'focus_costs.pricing_unit',
+            'list_unit_price': 'focus_costs.list_unit_price',
+            'contracted_unit_price': 'focus_costs.contracted_unit_price',
+            'list_cost': 'focus_costs.list_cost',
+            'effective_cost': 'focus_costs.effective_cost',
+        }) }}
+    from focus_costs
+    left join dedicated_coverage
+        on focus_costs.service_name = dedicated_coverage.service_name
+        and cast(focus_costs.charge_period_start_at as date)
+        between dedicated_coverage.first_covered_date and dedicated_coverage.last_covered_date
+    where dedicated_coverage.service_name is null
+
+),
+
+every_provider as (
+
+    select * from unioned
+    union all
+    select * from focus_uncovered
+
+),
+
 final as (
 
     select
@@ -129,7 +216,7 @@ final as (
             when unioned.bucket_start_text is null then 'null_bucket_time'
             when unioned.bucket_start_at is null then 'unparseable_bucket_time'
         end as quarantine_reason
-    from unioned
+    from every_provider as unioned
     left join currency_codes
         on unioned.billing_currency = currency_codes.currency_code
 
