@@ -26,6 +26,8 @@ from ingestion.anthropic import anthropic_source
 from ingestion.azure_openai import TOKEN_ENV as AZURE_OPENAI_TOKEN_ENV
 from ingestion.azure_openai import azure_openai_source
 from ingestion.common import MissingCredentials, ProviderAPIError
+from ingestion.focus import EXPORTS_DIR_ENV as FOCUS_EXPORTS_ENV
+from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import EXPORT_DIR_ENV as GCP_VERTEX_AI_EXPORT_ENV
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
@@ -39,6 +41,7 @@ ProgressCallback = Callable[[str, str, int], None]
 PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "openai": (openai_source, OPENAI_KEY_ENV),
     "anthropic": (anthropic_source, ANTHROPIC_KEY_ENV),
+    "focus": (focus_source, FOCUS_EXPORTS_ENV),
     "gcp_vertex_ai": (gcp_vertex_ai_source, GCP_VERTEX_AI_EXPORT_ENV),
     "azure_openai": (azure_openai_source, AZURE_OPENAI_TOKEN_ENV),
 }

@@ -4,8 +4,8 @@
 -#}
 
 {#- The match dimensions of an allocation rule, in one place: (rule column, fact column).
-    A fact column of `none` is a dimension the cost fact does not carry yet (cloud tags,
-    Kubernetes namespaces): a rule that names it matches no row until the fact carries it. -#}
+    `tag_key` / `tag_value` match inside the fact's `tags` JSON object (see
+    allocation_dimension_matches); the others by equality. -#}
 {% macro allocation_match_dimensions() -%}
     {{ return([
         ('provider', 'provider'),
@@ -13,10 +13,28 @@
         ('sub_account_id', 'sub_account_id'),
         ('api_key_id', 'api_key_id'),
         ('model', 'model'),
-        ('tag_key', none),
-        ('tag_value', none),
-        ('kubernetes_namespace', none),
+        ('tag_key', 'tags'),
+        ('tag_value', 'tags'),
+        ('kubernetes_namespace', 'kubernetes_namespace'),
     ]) }}
+{%- endmacro %}
+
+
+{#- The join condition of one match dimension between `rules` and `costs` (null rule value =
+    wildcard). A `tag_key` rule matches rows whose tags have that key (any value unless
+    `tag_value` names one); keys are compared as the provider spells them (`user:team`). -#}
+{% macro allocation_dimension_matches(rule_column, fact_column) -%}
+    {%- if rule_column == 'tag_key' -%}
+        (rules.tag_key is null
+            or {{ json_text_value('costs.tags', 'rules.tag_key') }} is not null)
+    {%- elif rule_column == 'tag_value' -%}
+        (rules.tag_value is null
+            or {{ json_text_value('costs.tags', 'rules.tag_key') }} = rules.tag_value)
+    {%- elif fact_column -%}
+        (rules.{{ rule_column }} is null or rules.{{ rule_column }} = costs.{{ fact_column }})
+    {%- else -%}
+        rules.{{ rule_column }} is null
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -120,3 +120,19 @@
 {% macro run_started_at_utc() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
 {%- endmacro %}
+
+
+{#- The text value of one top-level key of a JSON object held as text (tags); null when the
+    key is absent. `key_sql` is an SQL expression (a quoted literal such as `'team'`, or a
+    column); keys may hold `-`, `:` or `/` (`cost-center`, `user:team`). -#}
+{% macro json_text_value(column, key_sql) -%}
+    {{ return(adapter.dispatch('json_text_value', 'tokenledger')(column, key_sql)) }}
+{%- endmacro %}
+
+{% macro default__json_text_value(column, key_sql) -%}
+    (cast({{ column }} as json) ->> cast({{ key_sql }} as text))
+{%- endmacro %}
+
+{% macro duckdb__json_text_value(column, key_sql) -%}
+    json_extract_string({{ column }}, '$."' || {{ key_sql }} || '"')
+{%- endmacro %}

@@ -12,6 +12,13 @@
         ('user_id', 'varchar'), ('api_key_id', 'varchar'), ('model', 'varchar'),
         ('input_tokens', 'bigint'), ('num_model_requests', 'bigint'),
     ] -%}
+    {#- the other usage endpoints: every column stg_openai__usage_services reads -#}
+    {%- set openai_services = [
+        ('start_time', 'bigint'), ('end_time', 'bigint'), ('project_id', 'varchar'),
+        ('user_id', 'varchar'), ('api_key_id', 'varchar'), ('model', 'varchar'),
+        ('size', 'varchar'), ('source', 'varchar'), ('vector_store_id', 'varchar'),
+        ('context_level', 'varchar'), ('num_model_requests', 'bigint'),
+    ] -%}
     {%- set tables = {
         'raw_openai.costs': [
             ('start_time', 'bigint'), ('end_time', 'bigint'), ('amount__value', 'varchar'),
@@ -25,6 +32,15 @@
             ('input_audio_tokens', 'bigint'), ('output_audio_tokens', 'bigint'),
         ],
         'raw_openai.usage_embeddings': openai_usage,
+        'raw_openai.usage_images': openai_services + [('images', 'bigint')],
+        'raw_openai.usage_audio_speeches': openai_services + [('characters', 'bigint')],
+        'raw_openai.usage_audio_transcriptions': openai_services + [('seconds', 'bigint')],
+        'raw_openai.usage_moderations': openai_services + [('input_tokens', 'bigint')],
+        'raw_openai.usage_vector_stores': openai_services + [('usage_bytes', 'bigint')],
+        'raw_openai.usage_code_interpreter_sessions':
+            openai_services + [('num_sessions', 'bigint')],
+        'raw_openai.usage_file_search_calls': openai_services + [('num_requests', 'bigint')],
+        'raw_openai.usage_web_search_calls': openai_services + [('num_requests', 'bigint')],
         'raw_anthropic.usage_messages': [
             ('starting_at', 'varchar'), ('ending_at', 'varchar'),
             ('uncached_input_tokens', 'bigint'), ('cache_read_input_tokens', 'bigint'),
@@ -34,6 +50,10 @@
             ('api_key_id', 'varchar'), ('workspace_id', 'varchar'), ('model', 'varchar'),
             ('service_tier', 'varchar'), ('context_window', 'varchar'),
         ],
+        'raw_focus.cost_and_usage': [
+            ('_export_partition', 'varchar'), ('_source_file', 'varchar'),
+            ('_source_row_number', 'bigint'),
+        ] + focus_raw_columns(),
         'raw_anthropic.cost_report': [
             ('starting_at', 'varchar'), ('ending_at', 'varchar'), ('amount', 'varchar'),
             ('currency', 'varchar'), ('workspace_id', 'varchar'), ('description', 'varchar'),
@@ -89,4 +109,25 @@
         {%- endfor %}
         where 1 = 0
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The FOCUS 1.2 columns the models read from `raw_focus.cost_and_usage`, all text. -#}
+{% macro focus_raw_columns() -%}
+    {%- set names = [
+        'billed_cost', 'billing_account_id', 'billing_account_name', 'billing_currency',
+        'billing_period_end', 'billing_period_start', 'charge_category', 'charge_class',
+        'charge_description', 'charge_frequency', 'charge_period_end', 'charge_period_start',
+        'consumed_quantity', 'consumed_unit', 'contracted_cost', 'contracted_unit_price',
+        'effective_cost', 'invoice_id', 'invoice_issuer_name', 'list_cost', 'list_unit_price',
+        'pricing_category', 'pricing_quantity', 'pricing_unit', 'provider_name',
+        'publisher_name', 'region_id', 'region_name', 'resource_id', 'resource_name',
+        'resource_type', 'service_category', 'service_name', 'service_subcategory', 'sku_id',
+        'sku_meter', 'sku_price_id', 'sub_account_id', 'sub_account_name', 'tags',
+    ] -%}
+    {%- set columns = [] -%}
+    {%- for name in names -%}
+        {%- do columns.append((name, 'varchar')) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
 {%- endmacro %}

@@ -100,6 +100,80 @@ OA_EMBEDDINGS = Endpoint(
     ("input_tokens", "num_model_requests"),
     extra={"object": "organization.usage.embeddings.result"},
 )
+_OA_USAGE_FILTERS = {
+    "project_ids": "project_id",
+    "user_ids": "user_id",
+    "api_key_ids": "api_key_id",
+    "models": "model",
+}
+_OA_USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model")
+
+
+def _oa_usage(table: str, dims: tuple, filters: dict, metrics: tuple, obj: str) -> Endpoint:
+    return Endpoint("openai", table, dims, filters, metrics, extra={"object": obj})
+
+
+OA_IMAGES = _oa_usage(
+    "openai_images",
+    (*_OA_USAGE_DIMS, "size", "source"),
+    _OA_USAGE_FILTERS | {"sizes": "size", "sources": "source"},
+    ("images", "num_model_requests"),
+    "organization.usage.images.result",
+)
+OA_AUDIO_SPEECHES = _oa_usage(
+    "openai_audio_speeches",
+    _OA_USAGE_DIMS,
+    _OA_USAGE_FILTERS,
+    ("characters", "num_model_requests"),
+    "organization.usage.audio_speeches.result",
+)
+OA_AUDIO_TRANSCRIPTIONS = _oa_usage(
+    "openai_audio_transcriptions",
+    _OA_USAGE_DIMS,
+    _OA_USAGE_FILTERS,
+    ("seconds", "num_model_requests"),
+    "organization.usage.audio_transcriptions.result",
+)
+OA_MODERATIONS = _oa_usage(
+    "openai_moderations",
+    _OA_USAGE_DIMS,
+    _OA_USAGE_FILTERS,
+    ("input_tokens", "num_model_requests"),
+    "organization.usage.moderations.result",
+)
+OA_VECTOR_STORES = _oa_usage(
+    "openai_vector_stores",
+    ("project_id",),
+    {"project_ids": "project_id"},
+    ("usage_bytes",),
+    "organization.usage.vector_stores.result",
+)
+OA_CODE_INTERPRETER_SESSIONS = _oa_usage(
+    "openai_code_interpreter_sessions",
+    ("project_id",),
+    {"project_ids": "project_id"},
+    ("num_sessions",),
+    "organization.usage.code_interpreter_sessions.result",
+)
+OA_FILE_SEARCH_CALLS = _oa_usage(  # the result object is named file_searches, not ..._calls
+    "openai_file_search_calls",
+    ("project_id", "user_id", "api_key_id", "vector_store_id"),
+    {
+        "project_ids": "project_id",
+        "user_ids": "user_id",
+        "api_key_ids": "api_key_id",
+        "vector_store_ids": "vector_store_id",
+    },
+    ("num_requests",),
+    "organization.usage.file_searches.result",
+)
+OA_WEB_SEARCH_CALLS = _oa_usage(  # the result object is named web_searches
+    "openai_web_search_calls",
+    (*_OA_USAGE_DIMS, "context_level"),
+    _OA_USAGE_FILTERS | {"context_levels": "context_level"},
+    ("num_model_requests", "num_requests"),
+    "organization.usage.web_searches.result",
+)
 OA_COSTS = Endpoint(
     "openai",
     "openai_costs",
@@ -140,6 +214,14 @@ ROUTES = {
     "/v1/organization/usage/completions": OA_COMPLETIONS,
     "/v1/organization/usage/embeddings": OA_EMBEDDINGS,
     "/v1/organization/costs": OA_COSTS,
+    "/v1/organization/usage/images": OA_IMAGES,
+    "/v1/organization/usage/audio_speeches": OA_AUDIO_SPEECHES,
+    "/v1/organization/usage/audio_transcriptions": OA_AUDIO_TRANSCRIPTIONS,
+    "/v1/organization/usage/moderations": OA_MODERATIONS,
+    "/v1/organization/usage/vector_stores": OA_VECTOR_STORES,
+    "/v1/organization/usage/code_interpreter_sessions": OA_CODE_INTERPRETER_SESSIONS,
+    "/v1/organization/usage/file_search_calls": OA_FILE_SEARCH_CALLS,
+    "/v1/organization/usage/web_search_calls": OA_WEB_SEARCH_CALLS,
     "/v1/organizations/usage_report/messages": AN_USAGE,
     "/v1/organizations/cost_report": AN_COSTS,
 }
@@ -191,7 +273,7 @@ def render_days(
     cols: dict[str, Any] = {}
     for d in ep.dims:
         cols[d] = vocab_json[d][agg[d].to_numpy()] if d in keys else ["null"] * n
-    if ep is OA_COMPLETIONS or ep is OA_EMBEDDINGS:
+    if ep.provider == "openai" and "object" in ep.extra:  # every usage endpoint
         metrics = [agg[m].to_numpy().astype(str) for m in ep.metrics]
         head = '{"object":"' + ep.extra["object"] + '",'
         names = [*ep.metrics, *ep.dims]
@@ -200,8 +282,19 @@ def render_days(
     elif ep is OA_COSTS:
         has = agg["has_amount"].to_numpy().astype(bool)
         by_line = "line_item" in keys
-        qty = agg["quantity"].to_numpy().astype(str) if by_line else ["null"] * n
-        unit = '"tokens"' if by_line else "null"
+        if by_line:  # quantity and its unit per line item (tokens, images, GiB-hours, ...)
+            units = [world.openai_line_item_unit(li) for li in table.vocab["line_item"]]
+            li_codes = agg["line_item"].to_numpy()
+            unit_col = np.array([json.dumps(u) for u, _ in units], dtype=object)[li_codes]
+            decimals = np.array([d_ for _, d_ in units], dtype=np.int64)[li_codes]
+            qty = [
+                str(qv) if dv == 0 else f"{qv // 10**dv}.{qv % 10**dv:0{dv}d}"
+                for qv, dv in zip(
+                    agg["quantity"].to_numpy().tolist(), decimals.tolist(), strict=True
+                )
+            ]
+        else:
+            qty = unit_col = ["null"] * n
         # position within the bucket picks the deterministic subset served as strings
         pos = np.arange(n) - np.searchsorted(day, day, side="left")
         as_str = np.full(n, True) if amount_as_string else (day + pos) % 11 == 3
@@ -223,7 +316,7 @@ def render_days(
         ]
         tmpl = (
             '{"object":"organization.costs.result",%s"line_item":%s,"project_id":%s,'
-            '"api_key_id":%s,"quantity":%s,"quantity_unit":' + unit + "}"
+            '"api_key_id":%s,"quantity":%s,"quantity_unit":%s}'
         )
         rows = [
             tmpl % vals
@@ -233,6 +326,7 @@ def render_days(
                 cols["project_id"],
                 cols["api_key_id"],
                 qty,
+                unit_col,
                 strict=True,
             )
         ]
@@ -554,7 +648,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, json.dumps({"ok": True}))
             if path == "/_sim/inject":
                 state.world.inject(
-                    body["kind"], body["provider"], dt.date.fromisoformat(body["date"])
+                    body["kind"],
+                    body["provider"],
+                    dt.date.fromisoformat(body["date"]),
+                    body.get("label"),
                 )
                 return self._send(200, json.dumps({"ok": True}))
         except (KeyError, ValueError, TypeError) as exc:

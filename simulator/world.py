@@ -93,6 +93,37 @@ ANTHROPIC_PRICES = {  # (context_window) -> token type order above, USD / 1M tok
 }
 WEB_SEARCH_USD_PER_1000 = 10.0
 CONTEXT_WINDOWS = ("0-200k", "200k-1M")
+ANTHROPIC_TIERS = ("standard", "batch", "priority")  # priority: usage report only, not billed there
+CODE_EXECUTION_USD_PER_HOUR = 0.05
+
+# --- OpenAI services beyond completions/embeddings (usage endpoint, cost line item) ----------
+# service -> (usage table, [(model, line item, USD per unit, unit served, decimals of quantity)])
+# Prices are the simulator's (list-like, rounded); tool-call lines carry no model and no
+# `quantity_unit` (the API's unit enum has nothing for calls or sessions).
+OPENAI_IMAGE_MODELS = {  # model -> (size, source, USD per image)
+    "dall-e-3": ("1024x1024", "image.generation", 0.040),
+    "dall-e-2": ("512x512", "image.edit", 0.018),
+}
+OPENAI_TTS_MODEL, OPENAI_TTS_USD_PER_1M_CHARS = "tts-1", 15.0
+OPENAI_TRANSCRIBE_MODEL, OPENAI_TRANSCRIBE_USD_PER_MINUTE = "whisper-1", 0.006
+OPENAI_MODERATION_MODEL = "omni-moderation-latest"  # free: usage only, no cost line
+OPENAI_VECTOR_STORE_USD_PER_GIB_DAY = 0.10
+OPENAI_FILE_SEARCH_USD_PER_1000 = 2.50
+OPENAI_WEB_SEARCH_USD_PER_1000 = 10.0
+OPENAI_WEB_SEARCH_MODEL = "gpt-4o-2024-08-06"
+OPENAI_CODE_INTERPRETER_USD_PER_SESSION = 0.03
+GIB = 1 << 30
+# line item -> (model, conformed token_type, quantity_unit served, decimals of the quantity)
+OPENAI_SERVICE_LINES = {
+    "dall-e-3, images": ("dall-e-3", "image", "images", 0),
+    "dall-e-2, images": ("dall-e-2", "image", "images", 0),
+    "tts-1, characters": ("tts-1", "characters", "characters", 0),
+    "whisper-1, audio transcription": ("whisper-1", "audio_seconds", "duration_minutes", 6),
+    "vector store storage": (None, "vector_store_gb_day", "gibibyte_hours", 6),
+    "file search tool calls": (None, "file_search_call", None, 0),
+    "web search tool calls": (None, "web_search", None, 0),
+    "code interpreter sessions": (None, "code_interpreter_session", None, 0),
+}
 
 NANO = Decimal("0.000000001")
 
@@ -116,6 +147,8 @@ def all_providers() -> tuple[str, ...]:
 def register_truth(provider: str, truth: Callable[[World, int, int], pd.DataFrame]) -> None:
     """Make `World.truth_billed_cost(provider=...)` include another provider's truth."""
     EXTRA_TRUTH[provider] = truth
+
+
 DAY_SECONDS = 86400
 _ALNUM = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
 _LOWER = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
@@ -740,6 +773,360 @@ class World:
                 p for p in self._oa_projects if p["template"] == "growth-copy" and p["copy"] == 0
             ),
         )
+        self._build_openai_services(
+            key_proj_code, key_code, key_user_code, v_project, v_key, v_user
+        )
+
+    def _service_volume(
+        self, rng: np.random.Generator, base: np.ndarray, keys: list[int] | None = None
+    ) -> np.ndarray:
+        """Daily counts (streams × days) of a non-token service: weekly rhythm, growth, mild
+        noise, at least 1 a day; a stream of the outage key falls to ~10 % in its window."""
+        vol = base[:, None] * self._season[None, :] * np.exp(0.5 * self._t[None, :])
+        vol = vol * np.exp(rng.normal(0.0, 0.05, size=vol.shape))
+        if keys is not None:
+            outage = self._oa_keys.index(self._oa_incident_refs["outage_key"])
+            day = np.arange(self.days)
+            owin = (day >= self.outage_day) & (day < self.outage_day + 3)
+            for i, k in enumerate(keys):
+                if k == outage:
+                    vol[i, owin] *= 0.1
+        return np.maximum(1, np.rint(vol)).astype(np.int64)
+
+    def _build_openai_services(
+        self,
+        key_proj_code: np.ndarray,
+        key_code: np.ndarray,
+        key_user_code: np.ndarray,
+        v_project: list,
+        v_key: list,
+        v_user: list,
+    ) -> None:
+        """Images, audio, moderations, vector stores, file search, web search and code
+        interpreter: one usage table per endpoint plus their cost line items.
+
+        Drawn from a generator of their own, so the token streams above (and every test
+        written against them) are unchanged by these services' existence.
+        """
+        rng = np.random.default_rng(np.random.PCG64([self.seed, 0x5E7C]))
+        days = self.days
+        keys_of = {
+            t: [
+                i
+                for i, k in enumerate(self._oa_keys)
+                if k["project"]["template"] == t and not k["is_leaked"]
+            ]
+            for t in ("growth-copy", "support-assistant", "search-embeddings", "research-evals")
+        }
+        proj_code = {p: i for i, p in enumerate(v_project)}
+        cost_rows: list[pd.DataFrame] = []
+        costs = self.openai_costs
+
+        def add_cost(
+            days_: np.ndarray,
+            proj: np.ndarray,
+            key: np.ndarray,
+            li: str,
+            qty: np.ndarray,
+            nano: np.ndarray,
+        ) -> None:
+            cost_rows.append(
+                pd.DataFrame(
+                    {
+                        "day": days_.astype(np.int64),
+                        "project_id": proj.astype(np.int64),
+                        "api_key_id": key.astype(np.int64),
+                        "line_item": np.full(len(days_), costs.code("line_item", li)),
+                        "has_amount": np.ones(len(days_), dtype=np.int64),
+                        "quantity": qty.astype(np.int64),
+                        "nano": nano.astype(np.int64),
+                    }
+                )
+            )
+
+        # images: growth-copy's keys generate (dall-e-3) and edit (dall-e-2) images
+        img_keys = keys_of["growth-copy"]
+        models = list(OPENAI_IMAGE_MODELS)
+        rows_k = [k for k in img_keys for _ in models]
+        rows_m = [m for _ in img_keys for m in models]
+        vol = self._service_volume(rng, rng.lognormal(np.log(300), 0.4, len(rows_k)), rows_k)
+        v_img_model, i_img_model = _vocab(models)
+        v_size, i_size = _vocab(OPENAI_IMAGE_MODELS[m][0] for m in models)
+        v_source, i_source = _vocab(OPENAI_IMAGE_MODELS[m][1] for m in models)
+        s, d = np.nonzero(vol > 0)
+        k = np.array(rows_k)[s]
+        m_idx = np.array([models.index(m) for m in rows_m])[s]
+        images = vol[s, d]
+        self.openai_images = Table(
+            pd.DataFrame(
+                {
+                    "day": d.astype(np.int64),
+                    "project_id": key_proj_code[k],
+                    "user_id": key_user_code[k],
+                    "api_key_id": key_code[k],
+                    "model": m_idx + 1,
+                    "size": np.array([i_size[OPENAI_IMAGE_MODELS[m][0]] for m in models])[m_idx],
+                    "source": np.array([i_source[OPENAI_IMAGE_MODELS[m][1]] for m in models])[
+                        m_idx
+                    ],
+                    "images": images,
+                    "num_model_requests": np.maximum(1, images // 2),
+                }
+            ),
+            {
+                "project_id": v_project,
+                "user_id": v_user,
+                "api_key_id": v_key,
+                "model": v_img_model,
+                "size": v_size,
+                "source": v_source,
+            },
+            days,
+        )
+        for mi, m in enumerate(models):
+            sel = m_idx == mi
+            nano_each = _pico(OPENAI_IMAGE_MODELS[m][2] * 1e6) // 1000
+            add_cost(
+                d[sel],
+                key_proj_code[k[sel]],
+                key_code[k[sel]],
+                f"{m}, images",
+                images[sel],
+                images[sel] * nano_each,
+            )
+
+        # audio: support-assistant's keys speak (tts-1, characters) and transcribe (seconds)
+        au_keys = keys_of["support-assistant"]
+        v_tts, _ = _vocab([OPENAI_TTS_MODEL])
+        chars = self._service_volume(
+            rng, rng.lognormal(np.log(400_000), 0.3, len(au_keys)), au_keys
+        )
+        s, d = np.nonzero(chars > 0)
+        k = np.array(au_keys)[s]
+        c = chars[s, d]
+        self.openai_audio_speeches = Table(
+            pd.DataFrame(
+                {
+                    "day": d.astype(np.int64),
+                    "project_id": key_proj_code[k],
+                    "user_id": key_user_code[k],
+                    "api_key_id": key_code[k],
+                    "model": np.ones(len(s), dtype=np.int64),
+                    "characters": c,
+                    "num_model_requests": np.maximum(1, c // 350),
+                }
+            ),
+            {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, "model": v_tts},
+            days,
+        )
+        pico_char = _pico(OPENAI_TTS_USD_PER_1M_CHARS)
+        add_cost(
+            d,
+            key_proj_code[k],
+            key_code[k],
+            f"{OPENAI_TTS_MODEL}, characters",
+            c,
+            (c * pico_char + 500) // 1000,
+        )
+        v_stt, _ = _vocab([OPENAI_TRANSCRIBE_MODEL])
+        secs = self._service_volume(rng, rng.lognormal(np.log(30_000), 0.3, len(au_keys)), au_keys)
+        s, d = np.nonzero(secs > 0)
+        k = np.array(au_keys)[s]
+        sec = secs[s, d]
+        self.openai_audio_transcriptions = Table(
+            pd.DataFrame(
+                {
+                    "day": d.astype(np.int64),
+                    "project_id": key_proj_code[k],
+                    "user_id": key_user_code[k],
+                    "api_key_id": key_code[k],
+                    "model": np.ones(len(s), dtype=np.int64),
+                    "seconds": sec,
+                    "num_model_requests": np.maximum(1, sec // 90),
+                }
+            ),
+            {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, "model": v_stt},
+            days,
+        )
+        # billed per minute, served in minutes (micro-minutes kept as the integer quantity)
+        nano_sec = _pico(OPENAI_TRANSCRIBE_USD_PER_MINUTE / 60 * 1e6) // 1000
+        add_cost(
+            d,
+            key_proj_code[k],
+            key_code[k],
+            f"{OPENAI_TRANSCRIBE_MODEL}, audio transcription",
+            (sec * 1_000_000 + 30) // 60,
+            sec * nano_sec,
+        )
+
+        # moderations: support-assistant and growth-copy screen text; free, so no cost line
+        mod_keys = au_keys + img_keys
+        v_mod, _ = _vocab([OPENAI_MODERATION_MODEL])
+        reqs = self._service_volume(rng, rng.lognormal(np.log(5_000), 0.3, len(mod_keys)), mod_keys)
+        s, d = np.nonzero(reqs > 0)
+        k = np.array(mod_keys)[s]
+        r = reqs[s, d]
+        self.openai_moderations = Table(
+            pd.DataFrame(
+                {
+                    "day": d.astype(np.int64),
+                    "project_id": key_proj_code[k],
+                    "user_id": key_user_code[k],
+                    "api_key_id": key_code[k],
+                    "model": np.ones(len(s), dtype=np.int64),
+                    "input_tokens": r * 180,
+                    "num_model_requests": r,
+                }
+            ),
+            {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, "model": v_mod},
+            days,
+        )
+
+        # vector stores: search-embeddings and support-assistant hold files (bytes per day,
+        # per project only); storage is billed per GiB-day, served as GiB-hours
+        vs_projects = [
+            p["project_id"]
+            for p in self._oa_projects
+            if p["template"] in ("search-embeddings", "support-assistant")
+        ]
+        base = rng.uniform(3.0, 12.0, len(vs_projects)) * GIB
+        growth = np.linspace(1.0, 1.0 + 0.3 * self.days / 90, self.days)
+        stored = np.rint(
+            base[:, None] * growth[None, :] * np.exp(rng.normal(0, 0.01, (len(base), days)))
+        ).astype(np.int64)
+        s, d = np.nonzero(stored > 0)
+        pc_ = np.array([proj_code[p] for p in vs_projects])[s]
+        b = stored[s, d]
+        self.openai_vector_stores = Table(
+            pd.DataFrame({"day": d.astype(np.int64), "project_id": pc_, "usage_bytes": b}),
+            {"project_id": v_project},
+            days,
+        )
+        nano_gib_day = int(round(OPENAI_VECTOR_STORE_USD_PER_GIB_DAY * 1e9))
+        add_cost(
+            d,
+            pc_,
+            np.zeros(len(s), dtype=np.int64),
+            "vector store storage",
+            (b * 24 * 1_000_000 + GIB // 2) // GIB,
+            (b * nano_gib_day + GIB // 2) // GIB,
+        )
+
+        # file search: the search-embeddings key queries two vector stores
+        fs_keys = keys_of["search-embeddings"]
+        store_ids = _ids(rng, "vs_", 2 * len(fs_keys), 24)
+        rows_k = [k for k in fs_keys for _ in range(2)]
+        calls = self._service_volume(rng, rng.lognormal(np.log(4_000), 0.3, len(rows_k)), rows_k)
+        v_store, _ = _vocab(store_ids)
+        s, d = np.nonzero(calls > 0)
+        k = np.array(rows_k)[s]
+        n_calls = calls[s, d]
+        self.openai_file_search_calls = Table(
+            pd.DataFrame(
+                {
+                    "day": d.astype(np.int64),
+                    "project_id": key_proj_code[k],
+                    "user_id": key_user_code[k],
+                    "api_key_id": key_code[k],
+                    "vector_store_id": s + 1,
+                    "num_requests": n_calls,
+                }
+            ),
+            {
+                "project_id": v_project,
+                "user_id": v_user,
+                "api_key_id": v_key,
+                "vector_store_id": v_store,
+            },
+            days,
+        )
+        nano_fs = _pico(OPENAI_FILE_SEARCH_USD_PER_1000 * 1000) // 1000
+        add_cost(
+            d, key_proj_code[k], key_code[k], "file search tool calls", n_calls, n_calls * nano_fs
+        )
+
+        # web search: research-evals' keys search the web from gpt-4o (medium context)
+        ws_keys = keys_of["research-evals"]
+        web = self._service_volume(rng, rng.lognormal(np.log(1_500), 0.3, len(ws_keys)), ws_keys)
+        v_wmodel, _ = _vocab([OPENAI_WEB_SEARCH_MODEL])
+        v_level, _ = _vocab(["medium"])
+        s, d = np.nonzero(web > 0)
+        k = np.array(ws_keys)[s]
+        n_web = web[s, d]
+        self.openai_web_search_calls = Table(
+            pd.DataFrame(
+                {
+                    "day": d.astype(np.int64),
+                    "project_id": key_proj_code[k],
+                    "user_id": key_user_code[k],
+                    "api_key_id": key_code[k],
+                    "model": np.ones(len(s), dtype=np.int64),
+                    "context_level": np.ones(len(s), dtype=np.int64),
+                    "num_model_requests": np.maximum(1, n_web * 2 // 3),
+                    "num_requests": n_web,
+                }
+            ),
+            {
+                "project_id": v_project,
+                "user_id": v_user,
+                "api_key_id": v_key,
+                "model": v_wmodel,
+                "context_level": v_level,
+            },
+            days,
+        )
+        nano_web = _pico(OPENAI_WEB_SEARCH_USD_PER_1000 * 1000) // 1000
+        add_cost(d, key_proj_code[k], key_code[k], "web search tool calls", n_web, n_web * nano_web)
+
+        # code interpreter: research-evals runs sessions (per project only, no key)
+        ci_projects = [
+            p["project_id"] for p in self._oa_projects if p["template"] == "research-evals"
+        ]
+        sess = self._service_volume(rng, rng.lognormal(np.log(400), 0.3, len(ci_projects)))
+        s, d = np.nonzero(sess > 0)
+        pc_ = np.array([proj_code[p] for p in ci_projects])[s]
+        n_sess = sess[s, d]
+        self.openai_code_interpreter_sessions = Table(
+            pd.DataFrame({"day": d.astype(np.int64), "project_id": pc_, "num_sessions": n_sess}),
+            {"project_id": v_project},
+            days,
+        )
+        nano_ci = int(round(OPENAI_CODE_INTERPRETER_USD_PER_SESSION * 1e9))
+        add_cost(
+            d,
+            pc_,
+            np.zeros(len(s), dtype=np.int64),
+            "code interpreter sessions",
+            n_sess,
+            n_sess * nano_ci,
+        )
+
+        for li, (model, token_type, _, _) in OPENAI_SERVICE_LINES.items():
+            self._oa_line_meta[li] = (model, token_type)
+        costs.set_frame(pd.concat([costs.frame, *cost_rows], ignore_index=True))
+
+    def openai_tables(self) -> tuple[Table, ...]:
+        """Every OpenAI table the server projects (usage endpoints and costs)."""
+        return (
+            self.openai_completions,
+            self.openai_embeddings,
+            self.openai_images,
+            self.openai_audio_speeches,
+            self.openai_audio_transcriptions,
+            self.openai_moderations,
+            self.openai_vector_stores,
+            self.openai_file_search_calls,
+            self.openai_web_search_calls,
+            self.openai_code_interpreter_sessions,
+            self.openai_costs,
+        )
+
+    def openai_line_item_unit(self, line_item: str | None) -> tuple[str | None, int]:
+        """(`quantity_unit` served, decimals of the integer quantity) of a cost line item."""
+        if line_item in OPENAI_SERVICE_LINES:
+            _, _, unit, decimals = OPENAI_SERVICE_LINES[line_item]
+            return unit, decimals
+        return "tokens", 0
 
     # ------------------------------------------------------------------ Anthropic
     def _build_anthropic(self, rng: np.random.Generator) -> None:
@@ -931,6 +1318,126 @@ class World:
         )
         self._an_desc_meta = desc_meta
         self._an_incident_refs = dict(research=self._an_workspaces[ws_research])
+        self._build_anthropic_extras(group_of, ws_code, key_code)
+
+    def _build_anthropic_extras(
+        self, group_of: dict, ws_code: np.ndarray, key_code: np.ndarray
+    ) -> None:
+        """Priority Tier, a second 1M-context workspace and code execution.
+
+        Priority Tier usage shows only in the usage report (`service_tier` "priority"): the cost
+        report excludes it, so it is not billed cost here. Long-context Sonnet tokens are billed
+        at the 200k-1M price ("… (Long Context)" descriptions); code execution is billed per
+        container hour ("Code Execution Usage", cost_type `code_execution`, no model).
+        Drawn from a generator of their own so the streams above are unchanged.
+        """
+        rng = np.random.default_rng(np.random.PCG64([self.seed, 0xA7C0]))
+        days = self.days
+        usage_t, cost_t = self.anthropic_usage, self.anthropic_costs
+        sonnet = ANTHROPIC_MODELS[0]
+        ws_index = {w["template"]: i for i, w in enumerate(self._an_workspaces) if w["copy"] == 0}
+        # (template, tier, context window) streams, one per key of every copy of the workspace
+        specs = [
+            ("support-claude", "priority", "0-200k"),
+            ("research-agents", "standard", "200k-1M"),
+        ]
+        rows = []
+        for template, tier, ctx in specs:
+            for wi, w in enumerate(self._an_workspaces):
+                if w["template"] != template:
+                    continue
+                for ki, k in enumerate(self._an_keys):
+                    if k["workspace"] is w:
+                        rows.append((ki, wi, tier, ctx))
+        n = len(rows)
+        s_key = np.array([r[0] for r in rows])
+        base = rng.lognormal(np.log(4e6), 0.4, n)
+        vol = base[:, None] * self._season[None, :] * np.exp(0.6 * self._t[None, :])
+        total = np.rint(vol * np.exp(rng.normal(0, 0.08, (n, days)))).astype(np.int64)
+        read = np.rint(total * rng.uniform(0.25, 0.6, n)[:, None]).astype(np.int64)
+        w5 = np.rint(total * rng.uniform(0.02, 0.06, n)[:, None]).astype(np.int64)
+        w1 = np.zeros_like(total)
+        uncached = total - read - w5 - w1
+        output = np.rint(total * rng.uniform(0.08, 0.2, n)[:, None]).astype(np.int64)
+        mats = (uncached, read, w5, w1, output)
+        usage_parts, cost_parts = [], []
+        for i, (_, wi, tier, ctx) in enumerate(rows):
+            d = np.nonzero(total[i] > 0)[0]
+            usage_parts.append(
+                pd.DataFrame(
+                    {
+                        "day": d.astype(np.int64),
+                        "api_key_id": np.full(len(d), key_code[s_key[i]]),
+                        "workspace_id": np.full(len(d), ws_code[wi]),
+                        "model": np.full(len(d), usage_t.code("model", sonnet)),
+                        "service_tier": np.full(len(d), usage_t.code("service_tier", tier)),
+                        "context_window": np.full(len(d), usage_t.code("context_window", ctx)),
+                        "uncached_input_tokens": uncached[i, d],
+                        "cache_read_input_tokens": read[i, d],
+                        "cache_creation__ephemeral_5m_input_tokens": w5[i, d],
+                        "cache_creation__ephemeral_1h_input_tokens": w1[i, d],
+                        "output_tokens": output[i, d],
+                        "server_tool_use__web_search_requests": np.zeros(len(d), np.int64),
+                    }
+                )
+            )
+            if tier == "priority":  # not in the cost report
+                continue
+            for t, tt in enumerate(ANTHROPIC_TOKEN_TYPES):
+                q = mats[t][i]
+                d = np.nonzero(q > 0)[0]
+                price = _pico(ANTHROPIC_PRICES[(sonnet, ctx)][t])
+                desc = group_of[(sonnet, tier, ctx, tt)]
+                cost_parts.append(
+                    pd.DataFrame(
+                        {
+                            "day": d.astype(np.int64),
+                            "workspace_id": np.full(len(d), ws_code[wi]),
+                            "description": np.full(len(d), cost_t.code("description", desc)),
+                            "has_amount": np.ones(len(d), dtype=np.int64),
+                            "quantity": q[d],
+                            "nano": (q[d] * price + 500) // 1000,
+                        }
+                    )
+                )
+        # code execution: container hours (kept in milli-hours) of two workspaces
+        ce_desc = "Code Execution Usage"
+        self._an_desc_meta[ce_desc] = dict(
+            cost_type="code_execution",
+            model=None,
+            service_tier=None,
+            token_type=None,
+            context_window=None,
+        )
+        ce_ws = [
+            wi
+            for wi, w in enumerate(self._an_workspaces)
+            if w["template"] in ("research-agents", "support-claude")
+        ]
+        hours = rng.lognormal(np.log(60.0), 0.3, len(ce_ws))[:, None] * self._season[None, :]
+        milli = np.maximum(
+            1, np.rint(hours * 1000 * np.exp(rng.normal(0, 0.05, (len(ce_ws), days))))
+        ).astype(np.int64)
+        nano_milli = int(round(CODE_EXECUTION_USD_PER_HOUR * 1e9)) // 1000
+        for j, wi in enumerate(ce_ws):
+            d = np.arange(days)
+            cost_parts.append(
+                pd.DataFrame(
+                    {
+                        "day": d.astype(np.int64),
+                        "workspace_id": np.full(days, ws_code[wi]),
+                        "description": np.full(days, cost_t.code("description", ce_desc)),
+                        "has_amount": np.ones(days, dtype=np.int64),
+                        "quantity": milli[j],
+                        "nano": milli[j] * nano_milli,
+                    }
+                )
+            )
+        usage_t.set_frame(pd.concat([usage_t.frame, *usage_parts], ignore_index=True))
+        cost_t.set_frame(pd.concat([cost_t.frame, *cost_parts], ignore_index=True))
+        self._an_extra_refs = dict(
+            priority_workspace=self._an_workspaces[ws_index["support-claude"]]
+        )
 
     # ------------------------------------------------------------------ public views
     def openai_line_item_meta(self, line_item: str) -> tuple[str | None, str]:
@@ -1302,7 +1809,7 @@ class World:
         if not 0 <= day < self.days:
             raise ValueError(f"{date} is outside the world")
         tables = (
-            (self.openai_completions, self.openai_embeddings, self.openai_costs)
+            self.openai_tables()
             if provider == "openai"
             else (self.anthropic_usage, self.anthropic_costs)
         )
@@ -1331,9 +1838,11 @@ class World:
                 t.set_frame(frame)
             self.version += 1
 
-    def inject(self, kind: str, provider: str, date: dt.date) -> None:
+    def inject(self, kind: str, provider: str, date: dt.date, label: str | None = None) -> None:
         """Add one bad cost record to a day: an unmapped token type, or a line without amount;
-        or (`negative_cost`) serve that day's largest cost line with its sign flipped."""
+        or (`negative_cost`) serve that day's largest cost line with its sign flipped.
+        `label` (missing_field only) names the line item / description the amount-less line
+        carries (default a token line)."""
         if kind not in ("unknown_token_type", "missing_field", "negative_cost"):
             raise ValueError(f"unknown injection kind {kind!r}")
         day = (date - self.start).days
@@ -1348,7 +1857,7 @@ class World:
                 if kind == "unknown_token_type":
                     li = "gpt-4o-2024-08-06, mystery tokens"
                 else:
-                    li = "gpt-4o-2024-08-06, output"
+                    li = label or "gpt-4o-2024-08-06, output"
                 row = dict(
                     day=day,
                     project_id=t.code("project_id", k["sub_account_id"]),
@@ -1373,7 +1882,9 @@ class World:
                         context_window="0-200k",
                     )
                 else:
-                    desc = "Claude Sonnet 4 Usage - Output Tokens"
+                    desc = label or "Claude Sonnet 4 Usage - Output Tokens"
+                    if desc not in self._an_desc_meta:
+                        raise ValueError(f"unknown cost report description {desc!r}")
                 row = dict(
                     day=day,
                     workspace_id=t.code("workspace_id", w["workspace_id"]),
@@ -1436,5 +1947,6 @@ class World:
 
 # Providers projected from the world by their own modules register their truth on import
 # (one line each; see EXTRA_TRUTH).
-from simulator import gcp_vertex_ai  # noqa: E402, F401, I001
-from simulator import azure_openai  # noqa: E402, F401, I001
+from simulator import azure_openai  # noqa: E402,F401,I001
+from simulator import focus_exports  # noqa: E402,F401
+from simulator import gcp_vertex_ai  # noqa: E402,F401

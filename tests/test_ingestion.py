@@ -47,6 +47,26 @@ CONTRACT_COLUMNS = {
         "start_time", "end_time", "project_id", "user_id", "api_key_id", "model",
         "input_tokens", "num_model_requests",
     },
+    # the other usage endpoints (tests/test_provider_services.py checks what they carry)
+    **{
+        f"raw_openai.usage_{name}": {"start_time", "end_time", *fields}
+        for name, fields in (
+            ("images", ("project_id", "user_id", "api_key_id", "model", "size", "source",
+                        "images", "num_model_requests")),
+            ("audio_speeches", ("project_id", "user_id", "api_key_id", "model", "characters",
+                                "num_model_requests")),
+            ("audio_transcriptions", ("project_id", "user_id", "api_key_id", "model",
+                                      "seconds", "num_model_requests")),
+            ("moderations", ("project_id", "user_id", "api_key_id", "model", "input_tokens",
+                             "num_model_requests")),
+            ("vector_stores", ("project_id", "usage_bytes")),
+            ("code_interpreter_sessions", ("project_id", "num_sessions")),
+            ("file_search_calls", ("project_id", "user_id", "api_key_id", "vector_store_id",
+                                   "num_requests")),
+            ("web_search_calls", ("project_id", "user_id", "api_key_id", "model",
+                                  "context_level", "num_model_requests", "num_requests")),
+        )
+    },
     "raw_openai.costs": {
         "start_time", "end_time", "amount__value", "amount__currency", "line_item",
         "project_id", "api_key_id", "quantity", "quantity_unit",

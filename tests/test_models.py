@@ -724,11 +724,13 @@ def test_simulated_world_reconciles_with_truth_to_the_cent(tmp_path, provider_en
         )
     }
     assert fact_grain == truth_grain
-    # every Anthropic token row found its usage; nothing was quarantined
+    # every Anthropic token and web search row found its usage (code execution has none in
+    # the usage report, so its quantity stays null); nothing was quarantined
     assert _query(
         db,
         "select count(*) from marts.fct_cost_and_usage "
-        "where x_provider = 'anthropic' and consumed_quantity is null",
+        "where x_provider = 'anthropic' and consumed_quantity is null "
+        "and x_token_type <> 'code_execution'",
     ) == [(0,)]
     assert _query(db, "select count(*) from quarantine.quarantined_cost_rows") == [(0,)]
     periods = _query(

@@ -180,9 +180,15 @@ def test_openai_sdk_parses_every_endpoint_and_paginates(server, world):
                         group_by=["project_id", "line_item", "api_key_id"], limit=180)
     assert not costs.has_more and costs.next_page is None and len(costs.data) == DAYS
     lines = [r for b in costs.data for r in b.results]
-    assert all(r.quantity_unit == "tokens" and r.quantity > 0 for r in lines)
-    assert {r.line_item.rsplit(", ", 1)[1] for r in lines} == {
-        "input", "cached input", "cache write", "output"}
+    assert all(r.quantity > 0 for r in lines)
+    # token lines in tokens; images, audio, storage in their own units; tool calls unit-less
+    assert {r.quantity_unit for r in lines} == {
+        "tokens", "images", "characters", "duration_minutes", "gibibyte_hours", None}
+    assert all(r.quantity_unit == "tokens" for r in lines if r.line_item.startswith("gpt-"))
+    assert {r.line_item.rsplit(", ", 1)[-1] for r in lines} == {
+        "input", "cached input", "cache write", "output", "images", "characters",
+        "audio transcription", "vector store storage", "file search tool calls",
+        "web search tool calls", "code interpreter sessions"}
     # the real API sometimes sends amount.value as a string; the SDK must still parse it
     raw = costs.model_dump()["data"]
     assert all(isinstance(r["amount"]["value"], float) for b in raw for r in b["results"])
@@ -260,7 +266,7 @@ def test_anthropic_usage_and_cost_report(server, world):
         rows[0]["cache_creation"])
     assert any(r["workspace_id"] is None for r in rows)  # the default workspace
     assert any(r["api_key_id"] is None for r in rows)  # Console usage has no key
-    assert {r["service_tier"] for r in rows} == {"standard", "batch"}
+    assert {r["service_tier"] for r in rows} == {"standard", "batch", "priority"}
     assert {r["context_window"] for r in rows} == {"0-200k", "200k-1M"}
     assert any(r["server_tool_use"]["web_search_requests"] > 0 for r in rows)
 

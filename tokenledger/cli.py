@@ -107,6 +107,26 @@ def _print_run_result(result, console: Console) -> None:
             detail = [f"{k}: {fields[k]}" for k in ("Team", "Models", "API keys") if k in fields]
             if detail:
                 console.print(f"    {' · '.join(detail)}")
+    gov = getattr(result, "governance", None)
+    if gov is not None and len(gov.budget_status):
+        now = gov.current()
+        over = now[now["status"] == "over"]["budget_id"].tolist()
+        at_risk = now[now["status"] == "forecast_over"]["budget_id"].tolist()
+        console.print(
+            f"budgets and limits as of {gov.as_of}: {len(now)} checked"
+            + (f", [bold red]over[/bold red]: {', '.join(over)}" if over else "")
+            + (f", [red]forecast to overrun[/red]: {', '.join(at_risk)}" if at_risk else "")
+            + "  (tokenledger budgets)"
+        )
+    if gov is not None and len(gov.findings):
+        kinds = gov.findings["finding_kind"].value_counts().to_dict()
+        console.print(
+            "API key findings: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            + "  (tokenledger keys)"
+        )
+    if getattr(result, "governance_error", None):
+        console.print(f"[red]governance skipped[/red]: {result.governance_error}")
     sent = [a for a in (result.alerts or []) if a.status == "sent"]
     if sent:
         console.print(f"sent {len(sent)} alert(s) through the configured channels")
@@ -166,7 +186,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         first, last = world.start, world.start + timedelta(days=world.days - 1)
         console.print(
             f"[bold]tokenledger demo[/bold]: simulated organisation (seed {args.seed}), "
-            f"{world.days} days {first} → {last}, providers OpenAI + Anthropic on {server.url}"
+            f"{world.days} days {first} → {last}, providers {', '.join(world.providers)} "
+            f"on {server.url}"
         )
         result = _run_with_progress(first, last, warehouse, console)
         _print_run_result(result, console)
@@ -218,6 +239,70 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "sent" for r in results) else 1
 
 
+def cmd_budgets(args: argparse.Namespace) -> int:
+    """Print every budget and limit: actual, burn rate, forecast with interval, status, owner.
+
+    The seeds are checked first (exit 2 naming each bad row); `--check` stops there."""
+    from tokenledger.governance import SeedError, load_seeds
+    from tokenledger.governance.tables import print_budgets, read_mart, wide_console
+
+    console = wide_console()
+    try:
+        load_seeds(args.seeds_dir)
+    except SeedError as exc:
+        print(f"tokenledger: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        console.print("governance seeds are valid (budgets, API key owners, spend limits)")
+        return 0
+    print_budgets(read_mart(_existing_warehouse(args), "fct_budget_status"), console)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Print the API key inventory (owner, status, spend) and the key findings."""
+    from tokenledger.governance.tables import print_keys, read_mart
+
+    warehouse = _existing_warehouse(args)
+    print_keys(read_mart(warehouse, "dim_api_keys"), read_mart(warehouse, "fct_key_findings"))
+    return 0
+
+
+def cmd_anomalies(args: argparse.Namespace) -> int:
+    """Print the spend anomaly episodes of marts.fct_spend_anomalies, largest first."""
+    from tokenledger.governance.tables import print_anomalies, read_mart
+
+    print_anomalies(
+        read_mart(_existing_warehouse(args), "fct_spend_anomalies"), limit=args.limit
+    )
+    return 0
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    """Refresh or check the generated price catalogue; validate the override seed."""
+    from tokenledger import prices
+
+    if args.prices_command == "refresh":
+        counts = prices.refresh_catalogue()
+        for name, n in counts.items():
+            print(f"seeds/{name}: {n:,} rows from genai-prices {prices.package_version()}")
+        return 0
+    stale = prices.catalogue_is_current()
+    overrides = prices.validate_price_overrides(seen_models=None)
+    if stale:
+        print(
+            f"tokenledger: stale generated seed(s) {', '.join(stale)}: run "
+            "`tokenledger prices refresh`",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"price catalogue matches genai-prices {prices.package_version()}; "
+        f"{len(overrides)} valid price override(s)"
+    )
+    return 0
+
+
 def cmd_simulate_serve(args: argparse.Namespace) -> int:
     """Serve the simulated providers on loopback until interrupted."""
     from simulator.server import run_server
@@ -235,10 +320,16 @@ def cmd_simulate_serve(args: argparse.Namespace) -> int:
 
 def cmd_simulate_ownership(args: argparse.Namespace) -> int:
     """Print the simulated organisation's allocation rules (or teams) seed as CSV."""
-    from simulator.ownership import allocation_rules_csv, teams_csv
+    from simulator import ownership
 
-    text = teams_csv() if args.table == "teams" else allocation_rules_csv(args.seed, args.scale)
-    sys.stdout.write(text)
+    tables = {
+        "rules": lambda: ownership.allocation_rules_csv(args.seed, args.scale),
+        "teams": ownership.teams_csv,
+        "budgets": lambda: ownership.budgets_csv(args.seed, args.scale),
+        "key_owners": lambda: ownership.api_key_owners_csv(args.seed, args.scale),
+        "limits": lambda: ownership.spend_limits_csv(args.seed, args.scale),
+    }
+    sys.stdout.write(tables[args.table]())
     return 0
 
 
@@ -305,6 +396,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_alerts_test)
 
+    p = sub.add_parser("budgets", help="budgets and limits: actual, burn rate, forecast, status")
+    p.add_argument("--check", action="store_true", help="only check the governance seeds")
+    p.add_argument("--seeds-dir", type=Path, default=None, help="seeds folder (default seeds/)")
+    _add_warehouse_arg(p)
+    p.set_defaults(func=cmd_budgets)
+
+    p = sub.add_parser("keys", help="API key inventory (owner, status, spend) and findings")
+    _add_warehouse_arg(p)
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("anomalies", help="spend anomaly episodes, largest first")
+    p.add_argument("--limit", type=int, default=30, help="episodes shown (30)")
+    _add_warehouse_arg(p)
+    p.set_defaults(func=cmd_anomalies)
+
+    p = sub.add_parser("prices", help="the dated price catalogue (genai-prices) and overrides")
+    prices_sub = p.add_subparsers(dest="prices_command", required=True)
+    prices_sub.add_parser(
+        "refresh", help="regenerate seeds/genai_prices_*.csv from the installed genai-prices"
+    ).set_defaults(func=cmd_prices)
+    prices_sub.add_parser(
+        "check", help="fail when the generated seeds drift or an override row is invalid"
+    ).set_defaults(func=cmd_prices)
+
     p = sub.add_parser("prepare", help="parse the dbt project (needed before Dagster loads)")
     p.set_defaults(func=cmd_prepare)
 
@@ -319,11 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth-dir", type=Path, default=None)
     p.set_defaults(func=cmd_simulate_serve)
     p = sim_sub.add_parser(
-        "ownership", help="print the world's allocation rules (or teams) seed as CSV"
+        "ownership", help="print one of the world's ownership seeds (rules, teams, budgets…) as CSV"
     )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--scale", type=int, default=1)
-    p.add_argument("--table", choices=["rules", "teams"], default="rules")
+    p.add_argument(
+        "--table",
+        choices=["rules", "teams", "budgets", "key_owners", "limits"],
+        default="rules",
+        help="allocation rules (default), teams, budgets, API key owners or spend limits",
+    )
     p.set_defaults(func=cmd_simulate_ownership)
     return parser
 

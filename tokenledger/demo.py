@@ -24,6 +24,13 @@ def configure_env_for(server, exports_dir: Path | None = None) -> None:
     os.environ["OPENAI_BASE_URL"] = f"{server.url}/v1"
     os.environ["ANTHROPIC_ADMIN_KEY"] = SIM_ANTHROPIC_KEY
     os.environ["ANTHROPIC_BASE_URL"] = server.url
+    if exports_dir is not None and "focus" in server.world.providers:
+        from ingestion.focus import EXPORTS_DIR_ENV
+        from simulator.focus_exports import write_focus_exports
+
+        focus_dir = Path(exports_dir) / "focus"
+        write_focus_exports(server.world, focus_dir)
+        os.environ[EXPORTS_DIR_ENV] = str(focus_dir)
     providers = getattr(server.world, "providers", ())
     if "gcp_vertex_ai" in providers and exports_dir is not None:
         from simulator import gcp_vertex_ai

@@ -30,6 +30,10 @@ class PipelineResult:
     """Spend anomaly episodes (pandas DataFrame) published to marts.fct_spend_anomalies."""
     alerts: list = field(default_factory=list)
     """AlertResult per incident and channel (empty when no alert channel is configured)."""
+    governance: Any = None
+    """GovernanceResult (budgets, limits, API keys), or None when governance failed."""
+    governance_error: str | None = None
+    """Why governance did not run (e.g. a seed row rejected); publishing is never blocked."""
 
 
 def run_pipeline(
@@ -51,6 +55,7 @@ def run_pipeline(
     from ingestion.pipeline import configured_providers, run_ingestion
     from tokenledger.alerts import send_anomaly_alerts
     from tokenledger.anomaly.warehouse import publish_anomalies
+    from tokenledger.prices import check_price_overrides
     from tokenledger.quality import (
         Batch,
         audited_build_args,
@@ -68,6 +73,8 @@ def run_pipeline(
     warehouse = Warehouse.resolve(warehouse)
     result = PipelineResult()
     warehouse.ensure_exists()
+    # a malformed or unknown price override stops the run before anything lands, naming its line
+    check_price_overrides(warehouse)
     t0 = time.perf_counter()
     ingested = run_ingestion(
         start,
@@ -113,6 +120,28 @@ def run_pipeline(
     # only new or ongoing incidents, so adopting tokenledger on old history sends no backlog
     result.alerts = send_anomaly_alerts(warehouse, result.anomalies, statuses=("new", "ongoing"))
     result.seconds["detect"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    result.governance, result.governance_error = _run_governance(warehouse)
+    if result.governance is not None:
+        result.alerts = [*result.alerts, *result.governance.alerts]
+    result.seconds["governance"] = time.perf_counter() - t3
     warehouse.after_build()
     result.seconds["total"] = time.perf_counter() - t0
     return result
+
+
+def _run_governance(warehouse: Warehouse) -> tuple[Any, str | None]:
+    """Budgets, limits and API keys on the published marts; a failure (a rejected seed row)
+    is reported, never raised: the marts are already published."""
+    import logging
+
+    from tokenledger.governance import SeedError, run_governance
+
+    try:
+        return run_governance(warehouse), None
+    except SeedError as exc:
+        logging.getLogger(__name__).error("governance skipped: %s", exc)
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - governance must never undo a publish
+        logging.getLogger(__name__).exception("governance failed")
+        return None, f"governance failed: {exc}"

@@ -283,6 +283,13 @@ def _load_budget(con: Any, tables: list[tuple[str, str]], month: date) -> Budget
             f" where cast({month_col} as date) >= {_day_sql(month)}"
             f" and cast({month_col} as date) < {_day_sql(nxt)}"
         )
+    if {"parent_budget_id", "team", "provider", "period"} <= set(cols):  # seeds/budgets.csv
+        # only the organisation-wide monthly budgets: nested or scoped ones would double count
+        scoped = " and ".join(
+            f"{c} is null" for c in ("parent_budget_id", "team", "cost_centre", "application",
+                                     "feature", "api_key_id", "provider", "model") if c in cols
+        )
+        where = f" where period = 'monthly' and {scoped}"
     (value,) = _rows(con, f"select sum({amount}) from {schema}.{table}{where}")[0]
     if value is None:
         return Budget(None, f"no budget for {month:%B %Y} in {schema}.{table}")

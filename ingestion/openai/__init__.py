@@ -1,7 +1,9 @@
 """dlt source for OpenAI's Organization Usage and Costs APIs (admin key).
 
-Business purpose: land what OpenAI bills (costs, dollars) and what it metered (completion and
-embedding tokens) per UTC day, project, API key and model, raw, so the dbt layer can price,
+Business purpose: land what OpenAI bills (costs, dollars) and what it metered (completion,
+embedding and moderation tokens; images; speech characters; transcription seconds; vector-store
+bytes; file-search, web-search and code-interpreter calls/sessions) per UTC day, project, API
+key and model, raw, so the dbt layer can price,
 reconcile and allocate it. Grain: one row per daily bucket × result (the API's group_by).
 See README.md beside this file for endpoints, units and quirks.
 """
@@ -103,6 +105,53 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             },
             grain=("project_id", "user_id", "api_key_id", "model"),
         ),
+    ),
+    *(
+        Endpoint(
+            resource=f"usage_{name}",
+            path=f"/organization/usage/{name}",
+            sdk_method=name,
+            group_by=tuple(dims),
+            limit=31,
+            spec=TableSpec(
+                columns={**_BUCKET, **dict.fromkeys(dims, _STR), **dict.fromkeys(metrics, _INT)},
+                grain=tuple(dims),
+            ),
+        )
+        for name, dims, metrics in (
+            (
+                "images",
+                ("project_id", "user_id", "api_key_id", "model", "size", "source"),
+                ("images", "num_model_requests"),
+            ),
+            (
+                "audio_speeches",
+                ("project_id", "user_id", "api_key_id", "model"),
+                ("characters", "num_model_requests"),
+            ),
+            (
+                "audio_transcriptions",
+                ("project_id", "user_id", "api_key_id", "model"),
+                ("seconds", "num_model_requests"),
+            ),
+            (
+                "moderations",
+                ("project_id", "user_id", "api_key_id", "model"),
+                ("input_tokens", "num_model_requests"),
+            ),
+            ("vector_stores", ("project_id",), ("usage_bytes",)),
+            ("code_interpreter_sessions", ("project_id",), ("num_sessions",)),
+            (
+                "file_search_calls",
+                ("project_id", "user_id", "api_key_id", "vector_store_id"),
+                ("num_requests",),
+            ),
+            (
+                "web_search_calls",
+                ("project_id", "user_id", "api_key_id", "model", "context_level"),
+                ("num_model_requests", "num_requests"),
+            ),
+        )
     ),
     Endpoint(
         resource="costs",
@@ -211,7 +260,7 @@ def openai_source(
     admin_key: TSecretStrValue | None = dlt.secrets.value,
     base_url: str | None = dlt.config.value,
 ) -> list[DltResource]:
-    """OpenAI usage (completions, embeddings) and costs for the UTC days [start, end].
+    """OpenAI usage (every usage endpoint, see ENDPOINTS) and costs for UTC days [start, end].
 
     `start` None resumes from the last loaded day minus TOKENLEDGER_LOOKBACK_DAYS; `end` None
     means today (UTC). The admin key comes from `admin_key` (dlt secrets:

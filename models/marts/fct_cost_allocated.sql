@@ -32,15 +32,24 @@ final as (
         allocated.team,
         allocated.cost_centre,
         allocated.application,
-        providers.provider_name,
+        coalesce(allocated.provider_name, providers.provider_name) as provider_name,
         allocated.provider as x_provider,
         allocated.model as x_model,
         allocated.token_type as x_token_type,
         allocated.service_tier as x_service_tier,
+        coalesce(allocated.service_name, providers.service_name) as service_name,
+        coalesce(allocated.service_category, providers.service_category) as service_category,
 
         -- money
         allocated.allocated_cost,
         allocated.billing_currency,
+
+        -- flags: AI spend is what FOCUS classes as such (dbt var ai_service_categories)
+        coalesce(allocated.service_category, providers.service_category) in (
+            {%- for category in var('ai_service_categories', ['AI and Machine Learning']) %}
+            '{{ category }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as x_is_ai,
 
         -- allocation audit
         allocated.allocation_rule_id as x_allocation_rule_id,

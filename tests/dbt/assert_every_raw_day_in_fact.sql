@@ -27,6 +27,22 @@ raw_days as (
     union
 
     select distinct
+        'focus' as provider,
+        cast({{ rfc3339_to_timestamp('costs.charge_period_start') }} as date) as charge_date
+    from ({{ select_from_source(source('raw_focus', 'cost_and_usage')) }}) as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'focus' and quarantined.cost_row_key = costs._row_key
+    )
+        -- a day whose only rows a dedicated source bills instead may be absent
+        and not exists (
+            select 1 from {{ ref('focus_dedicated_sources') }} as seeds
+            where seeds.service_name = costs.service_name
+        )
+
+    union
+
+    select distinct
         'anthropic' as provider,
         cast({{ rfc3339_to_timestamp('costs.starting_at') }} as date) as charge_date
     from ({{ select_from_source(source('raw_anthropic', 'cost_report')) }}) as costs

@@ -42,6 +42,40 @@ raw_anthropic as (
 
 ),
 
+-- FOCUS rows of a service a configured dedicated source bills are not in the fact on the
+-- days that source covers (int_cost__validated); everything else is
+focus_coverage as (
+
+    select
+        seeds.service_name,
+        min(validated.charge_date) as first_covered_date,
+        max(validated.charge_date) as last_covered_date
+    from {{ ref('int_cost__validated') }} as validated
+    inner join {{ ref('focus_dedicated_sources') }} as seeds
+        on validated.provider = seeds.dedicated_provider
+    group by seeds.service_name
+
+),
+
+raw_focus as (
+
+    select
+        'focus' as provider,
+        cast({{ rfc3339_to_timestamp('costs.charge_period_start') }} as date) as charge_date,
+        {{ safe_cast_decimal('costs.billed_cost') }} as billed_cost
+    from ({{ select_from_source(source('raw_focus', 'cost_and_usage')) }}) as costs
+    left join focus_coverage
+        on costs.service_name = focus_coverage.service_name
+        and cast({{ rfc3339_to_timestamp('costs.charge_period_start') }} as date)
+        between focus_coverage.first_covered_date and focus_coverage.last_covered_date
+    where focus_coverage.service_name is null
+        and not exists (
+            select 1 from quarantined
+            where quarantined.provider = 'focus' and quarantined.cost_row_key = costs._row_key
+        )
+
+),
+
 raw_gcp_vertex_ai_lines as (
 
     select
@@ -105,6 +139,8 @@ raw_daily as (
         select * from raw_openai
         union all
         select * from raw_anthropic
+        union all
+        select * from raw_focus
         union all
         select * from raw_gcp_vertex_ai
         union all

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 CONFIG_ENV = "TOKENLEDGER_ALERTS_CONFIG"
 DEFAULT_CONFIG_PATH = "alerts.toml"
 CHANNEL_TYPES = ("slack", "webhook", "email")
-KINDS = ("anomaly", "quality")
+KINDS = ("anomaly", "quality", "budget", "api_key")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

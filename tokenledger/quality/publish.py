@@ -11,6 +11,7 @@ audit schema replaced by the published one.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,12 @@ def _publish_one(tx: _Tx, name: str, audit: str, published: str) -> str:
             [audit, name],
         )[0]
         body = str(definition).strip().rstrip(";")
+        # DuckDB's view_definition is the whole `CREATE VIEW … AS …` statement (PostgreSQL's
+        # is the query alone): keep only the query
+        body = re.sub(
+            r"^create\s+(or\s+replace\s+)?view\s+.+?\s+as\s+", "", body, count=1,
+            flags=re.IGNORECASE | re.DOTALL,
+        )
         for quoted in (f'"{audit}".', f"{audit}."):
             body = body.replace(quoted, f"{_q(published)}.")
         if existing is not None:

@@ -46,11 +46,7 @@ candidates as (
     inner join rules
         on
         {%- for rule_column, fact_column in allocation_match_dimensions() %}
-        {%- if fact_column %}
-        (rules.{{ rule_column }} is null or rules.{{ rule_column }} = costs.{{ fact_column }})
-        {%- else %}
-        rules.{{ rule_column }} is null
-        {%- endif %}
+        {{ allocation_dimension_matches(rule_column, fact_column) }}
         and
         {%- endfor %}
         (rules.effective_from is null or costs.charge_date >= rules.effective_from)
@@ -271,6 +267,9 @@ final as (
         costs.model,
         costs.token_type,
         costs.service_tier,
+        costs.provider_name,
+        costs.service_name,
+        costs.service_category,
 
         -- quantities
         placed.split_weight,

@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 {#-
     Every billed cost row of every provider, one row per raw cost row, in one shape, with the
-    reason it cannot be costed (null when it can). The fact reads the valid rows, the
+    reason it cannot be costed (null when it can). A provider adds one `union all` branch that
+    ends with `conformed_columns({...})` (docs/contracts.md "Every provider in one shape"). The fact reads the valid rows, the
     quarantine table the others: nothing is dropped silently.
 -#}
 
@@ -28,6 +29,18 @@ gcp_vertex_ai_costs as (
 azure_openai_costs as (
 
     select * from {{ ref('stg_azure_openai__costs') }}
+
+),
+
+focus_costs as (
+
+    select * from {{ ref('stg_focus__cost_and_usage') }}
+
+),
+
+focus_dedicated_sources as (
+
+    select * from {{ ref('focus_dedicated_sources') }}
 
 ),
 
@@ -58,7 +71,8 @@ unioned as (
         consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns() }}
     from openai_costs
 
     union all
@@ -83,16 +97,19 @@ unioned as (
         cast(null as {{ money_type() }}) as consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns() }}
     from anthropic_costs
 
     union all
 
+    -- Vertex AI: each exported line is a Usage charge at its cost before credits, each of its
+    -- credits a Credit charge with the line's model and project (Σ = Google's net bill)
     select
         'gcp_vertex_ai' as provider,
-        'raw_gcp_vertex_ai.' || case
-            when charge_category = 'Credit' then 'billing_export_credits'
-            else 'billing_export'
+        case
+            when charge_category = 'Credit' then 'raw_gcp_vertex_ai.billing_export_credits'
+            else 'raw_gcp_vertex_ai.billing_export'
         end as source_table,
         cost_row_key,
         billing_account_id,
@@ -110,11 +127,19 @@ unioned as (
         consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns({
+            'service_name': 'service_name',
+            'region_id': 'region_id',
+            'charge_category': 'charge_category',
+            'tags': 'tags',
+            'list_cost': 'list_cost',
+        }) }}
     from gcp_vertex_ai_costs
 
     union all
 
+    -- Azure OpenAI: daily cost per account × meter, in the billing account's currency (EUR)
     select
         'azure_openai' as provider,
         'raw_azure_openai.cost_by_meter' as source_table,
@@ -134,8 +159,87 @@ unioned as (
         consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns({
+            'region_id': 'region_id',
+            'resource_id': 'resource_id',
+        }) }}
     from azure_openai_costs
+
+),
+
+-- FOCUS exports: the rest of the cloud. A cloud's AI service that a dedicated source also
+-- bills (seeds/focus_dedicated_sources.csv) is left out on the days that source has landed
+-- cost, first to last landed day: counted once, and kept when the source is not configured.
+dedicated_coverage as (
+
+    select
+        focus_dedicated_sources.service_name,
+        min(cast(unioned.bucket_start_at as date)) as first_covered_date,
+        max(cast(unioned.bucket_start_at as date)) as last_covered_date
+    from unioned
+    inner join focus_dedicated_sources
+        on unioned.provider = focus_dedicated_sources.dedicated_provider
+    group by focus_dedicated_sources.service_name
+
+),
+
+focus_uncovered as (
+
+    select
+        'focus' as provider,
+        'raw_focus.cost_and_usage' as source_table,
+        focus_costs.cost_row_key,
+        focus_costs.billing_account_id,
+        focus_costs.sub_account_id,
+        cast(null as varchar) as api_key_id,
+        cast(null as varchar) as model,
+        cast(null as varchar) as service_tier,
+        focus_costs.source_token_type,
+        focus_costs.token_type,
+        focus_costs.consumed_unit,
+        focus_costs.charge_description,
+        focus_costs.billing_currency,
+        focus_costs.currency_text,
+        focus_costs.amount_text,
+        focus_costs.consumed_quantity,
+        focus_costs.billed_cost,
+        focus_costs.charge_period_start_text as bucket_start_text,
+        focus_costs.charge_period_start_at as bucket_start_at,
+        {{ conformed_columns({
+            'provider_name': 'focus_costs.provider_name',
+            'publisher_name': 'focus_costs.publisher_name',
+            'invoice_issuer_name': 'focus_costs.invoice_issuer_name',
+            'service_name': 'focus_costs.service_name',
+            'service_category': 'focus_costs.service_category',
+            'service_subcategory': 'focus_costs.service_subcategory',
+            'region_id': 'focus_costs.region_id',
+            'resource_id': 'focus_costs.resource_id',
+            'charge_category': 'focus_costs.charge_category',
+            'charge_frequency': 'focus_costs.charge_frequency',
+            'tags': 'focus_costs.tags',
+            'kubernetes_namespace': 'focus_costs.kubernetes_namespace',
+            'pricing_quantity': 'focus_costs.pricing_quantity',
+            'pricing_unit': 'focus_costs.pricing_unit',
+            'list_unit_price': 'focus_costs.list_unit_price',
+            'contracted_unit_price': 'focus_costs.contracted_unit_price',
+            'list_cost': 'focus_costs.list_cost',
+            'effective_cost': 'focus_costs.effective_cost',
+        }) }}
+    from focus_costs
+    left join dedicated_coverage
+        on focus_costs.service_name = dedicated_coverage.service_name
+        and cast(focus_costs.charge_period_start_at as date)
+        between dedicated_coverage.first_covered_date and dedicated_coverage.last_covered_date
+    where dedicated_coverage.service_name is null
+
+),
+
+every_provider as (
+
+    select * from unioned
+    union all
+    select * from focus_uncovered
 
 ),
 
@@ -162,6 +266,26 @@ final as (
         unioned.bucket_start_text,
         unioned.bucket_start_at,
         cast(unioned.bucket_start_at as date) as charge_date,
+        unioned.provider_name,
+        unioned.publisher_name,
+        unioned.invoice_issuer_name,
+        unioned.service_name,
+        unioned.service_category,
+        unioned.service_subcategory,
+        unioned.region_id,
+        unioned.resource_id,
+        coalesce(unioned.charge_category, 'Usage') as charge_category,
+        coalesce(unioned.charge_frequency, 'Usage-Based') as charge_frequency,
+        unioned.tags,
+        unioned.principal_id,
+        unioned.kubernetes_namespace,
+        coalesce(unioned.is_idle, false) as is_idle,
+        unioned.pricing_quantity,
+        coalesce(unioned.pricing_unit, unioned.consumed_unit) as pricing_unit,
+        unioned.list_unit_price,
+        unioned.contracted_unit_price,
+        coalesce(unioned.list_cost, unioned.billed_cost) as list_cost,
+        coalesce(unioned.effective_cost, unioned.billed_cost) as effective_cost,
         case
             when unioned.amount_text is null then 'null_amount'
             when unioned.billed_cost is null then 'unparseable_amount'
@@ -169,7 +293,7 @@ final as (
             when unioned.bucket_start_text is null then 'null_bucket_time'
             when unioned.bucket_start_at is null then 'unparseable_bucket_time'
         end as quarantine_reason
-    from unioned
+    from every_provider as unioned
     left join currency_codes
         on unioned.billing_currency = currency_codes.currency_code
 

@@ -70,10 +70,19 @@ final as (
         upper(trim(split.currency_text)) as billing_currency,
         split.currency_text,
         split.amount_text,
-        -- usage quantity normalised to the base unit (tokens, not thousands of tokens)
+        -- usage quantity normalised to the consumed unit of its token type: tokens (not
+        -- thousands), seconds (not minutes or hours), GiB-days (not GiB-hours)
         cast(
             case
                 when split.quantity_unit = '1000_tokens' then split.quantity * 1000
+                when split.quantity_unit = 'duration_minutes' then split.quantity * 60
+                when split.quantity_unit = 'duration_hours'
+                    and token_type_map.consumed_unit = 'Seconds'
+                    then split.quantity * 3600
+                when split.quantity_unit = 'duration_seconds'
+                    and token_type_map.consumed_unit = 'Hours'
+                    then split.quantity / 3600
+                when split.quantity_unit = 'gibibyte_hours' then split.quantity / 24
                 else split.quantity
             end
             as {{ money_type() }}

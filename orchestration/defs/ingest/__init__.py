@@ -11,6 +11,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.anthropic import anthropic_source
 from ingestion.azure_openai import azure_openai_source
+from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import openai_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
@@ -75,7 +76,11 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
 
 openai_raw = provider_assets("openai", openai_source)
 anthropic_raw = provider_assets("anthropic", anthropic_source)
+focus_raw = provider_assets("focus", focus_source)  # FOCUS exports: whole billing periods
+
 gcp_vertex_ai_raw = provider_assets("gcp_vertex_ai", gcp_vertex_ai_source)
 azure_openai_raw = provider_assets("azure_openai", azure_openai_source)
 
-defs = dg.Definitions(assets=[openai_raw, anthropic_raw, gcp_vertex_ai_raw, azure_openai_raw])
+defs = dg.Definitions(
+    assets=[openai_raw, anthropic_raw, focus_raw, gcp_vertex_ai_raw, azure_openai_raw]
+)
