@@ -286,8 +286,18 @@ def _load_budget(con: Any, tables: list[tuple[str, str]], month: date) -> Budget
     if {"parent_budget_id", "team", "provider", "period"} <= set(cols):  # seeds/budgets.csv
         # only the organisation-wide monthly budgets: nested or scoped ones would double count
         scoped = " and ".join(
-            f"{c} is null" for c in ("parent_budget_id", "team", "cost_centre", "application",
-                                     "feature", "api_key_id", "provider", "model") if c in cols
+            f"{c} is null"
+            for c in (
+                "parent_budget_id",
+                "team",
+                "cost_centre",
+                "application",
+                "feature",
+                "api_key_id",
+                "provider",
+                "model",
+            )
+            if c in cols
         )
         where = f" where period = 'monthly' and {scoped}"
     (value,) = _rows(con, f"select sum({amount}) from {schema}.{table}{where}")[0]
@@ -301,24 +311,27 @@ def load_report_data(con: Any, days: int | None = DEFAULT_DAYS) -> ReportData:
     now = datetime.now(UTC).replace(microsecond=0)
     first, last, n_rows = _rows(con, f"select min({DAY}), max({DAY}), count(*) from {FACT}")[0]
     currencies = [c for (c,) in _rows(con, f"select distinct billing_currency from {FACT}") if c]
-    currency = currencies[0] if len(currencies) == 1 else "USD"
+    # amounts are read in the reporting currency (x_billed_cost_reporting): a provider that
+    # bills in EUR is converted at the fact's dated rate, never added up as if it were USD
+    reporting = [c for (c,) in _rows(con, f"select distinct x_reporting_currency from {FACT}") if c]
+    currency = reporting[0] if reporting else "USD"
     if not n_rows:
         return ReportData(now, currency, currencies, None, None, None, Decimal(0))
     first, last = _as_date(first), _as_date(last)
     window_start = max(first, last - timedelta(days=days - 1)) if days else first
     in_window = f"{DAY} >= {_day_sql(window_start)}"
 
-    (total,) = _rows(con, f"select coalesce(sum(billed_cost), 0) from {FACT} where {in_window}")[0]
-    data = ReportData(
-        now, currency, currencies, first, last, window_start, Decimal(str(total))
-    )
+    (total,) = _rows(
+        con, f"select coalesce(sum(x_billed_cost_reporting), 0) from {FACT} where {in_window}"
+    )[0]
+    data = ReportData(now, currency, currencies, first, last, window_start, Decimal(str(total)))
     for d, provider, cost in _rows(
-        con, f"select {DAY}, provider_name, sum(billed_cost) from {FACT} group by 1, 2"
+        con, f"select {DAY}, provider_name, sum(x_billed_cost_reporting) from {FACT} group by 1, 2"
     ):
         data.daily_provider[(_as_date(d), provider)] = float(cost or 0)
     for d, provider, model, cost in _rows(
         con,
-        f"select {DAY}, provider_name, x_model, sum(billed_cost) from {FACT} "
+        f"select {DAY}, provider_name, x_model, sum(x_billed_cost_reporting) from {FACT} "
         f"where {in_window} group by 1, 2, 3",
     ):
         key = (_as_date(d), provider, model or f"{provider} (no model)")
@@ -360,21 +373,18 @@ def load_report_data(con: Any, days: int | None = DEFAULT_DAYS) -> ReportData:
             Breakdown(title, noun, column, source, [r for r in top[:TOP_N] if r[2] > 0], note)
         )
         data.movers += [
-            (noun, f"{label} ({p})", float(a or 0), float(b or 0))
-            for label, p, _, _, a, b in shown
+            (noun, f"{label} ({p})", float(a or 0), float(b or 0)) for label, p, _, _, a, b in shown
         ]
     for model, a, b in _rows(
         con,
-        f"select x_model, {movers_sql.format(cost='billed_cost')} from {FACT} "
+        f"select x_model, {movers_sql.format(cost='x_billed_cost_reporting')} from {FACT} "
         f"where {DAY} >= {_day_sql(prior30)} and x_model is not null group by 1",
     ):
         data.movers.append(("model", model, float(a or 0), float(b or 0)))
 
     data.budget = _load_budget(con, tables, last.replace(day=1))
     data.anomalies = [
-        a
-        for a in flag_spend_anomalies(sorted(data.daily_total().items()))
-        if a.day >= window_start
+        a for a in flag_spend_anomalies(sorted(data.daily_total().items())) if a.day >= window_start
     ]
     return data
 
@@ -468,8 +478,12 @@ def chart_daily_by_provider(data: ReportData) -> str:
         ax.bar([a.day], [a.cost], width=0.8, fill=False, edgecolor=ANOMALY_COLOUR, linewidth=1.4)
     if data.anomalies:
         ax.scatter(
-            [a.day for a in data.anomalies], [a.cost + top * 0.04 for a in data.anomalies],
-            marker="v", s=28, color=ANOMALY_COLOUR, zorder=3,
+            [a.day for a in data.anomalies],
+            [a.cost + top * 0.04 for a in data.anomalies],
+            marker="v",
+            s=28,
+            color=ANOMALY_COLOUR,
+            zorder=3,
         )
     ax.set_ylim(0, top * 1.15)
     _money_axis(ax, data.currency)
@@ -497,8 +511,12 @@ def chart_breakdown(data: ReportData, breakdown: Breakdown) -> str:
     largest = max(values, default=1)
     for y, v in enumerate(values):
         ax.text(
-            v + largest * 0.01, y, _money_short(v, data.currency),
-            va="center", fontsize=8.5, color=INK,
+            v + largest * 0.01,
+            y,
+            _money_short(v, data.currency),
+            va="center",
+            fontsize=8.5,
+            color=INK,
         )
     ax.set_xlim(0, largest * 1.18)
     ax.grid(axis="y", visible=False)
@@ -565,8 +583,12 @@ def chart_model_mix(data: ReportData) -> str:
     ax.set_ylabel(f"spend per day ({data.currency})", color=MUTED, fontsize=9)
     handles, names = ax.get_legend_handles_labels()
     ax.legend(
-        handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-        frameon=False, fontsize=8.5,
+        handles[::-1],
+        names[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=8.5,
     )
     return _svg(fig)
 
@@ -614,23 +636,41 @@ def chart_burn_up(data: ReportData) -> str:
     x_this = list(range(1, len(b["this"]) + 1))
     if x_prev:
         ax.plot(
-            x_prev, y_prev, color="#9aa5b1", linewidth=2, linestyle=(0, (4, 3)),
+            x_prev,
+            y_prev,
+            color="#9aa5b1",
+            linewidth=2,
+            linestyle=(0, (4, 3)),
             label=f"{b['prev']:%B} (last month{partial})",
         )
     ax.plot(x_this, b["this"], color=INK, linewidth=2.6, label=f"{b['month']:%B} to date")
     ax.plot(
-        [x_this[-1], b["days_in_month"]], [b["this"][-1], b["forecast"]], color=INK,
-        linewidth=1.4, linestyle=":", label="forecast at the last 7 days' run rate",
+        [x_this[-1], b["days_in_month"]],
+        [b["this"][-1], b["forecast"]],
+        color=INK,
+        linewidth=1.4,
+        linestyle=":",
+        label="forecast at the last 7 days' run rate",
     )
     ax.scatter([x_this[-1]], [b["this"][-1]], color=INK, zorder=3, s=18)
     ax.annotate(
-        _money_short(b["this"][-1], data.currency), (x_this[-1], b["this"][-1]),
-        xytext=(-6, 8), textcoords="offset points", ha="right", fontsize=9, color=INK,
+        _money_short(b["this"][-1], data.currency),
+        (x_this[-1], b["this"][-1]),
+        xytext=(-6, 8),
+        textcoords="offset points",
+        ha="right",
+        fontsize=9,
+        color=INK,
         fontweight="bold",
     )
     ax.annotate(
-        _money_short(b["forecast"], data.currency), (b["days_in_month"], b["forecast"]),
-        xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5, color=INK,
+        _money_short(b["forecast"], data.currency),
+        (b["days_in_month"], b["forecast"]),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=8.5,
+        color=INK,
     )
     if b["budget"] is not None:
         ax.axhline(b["budget"], color=ANOMALY_COLOUR, linewidth=1.4, label="monthly budget")
@@ -730,8 +770,7 @@ def _headlines(data: ReportData) -> str:
                 f"Top mover ({_e(kind)}), last 30 vs prior 30",
                 f'<span class="{"up" if delta > 0 else "down"}">'
                 f"{'+' if delta >= 0 else '−'}{_money_short(abs(delta), cur)}</span>",
-                f"{_e(_short_label(label, 44))}: {_money_short(b, cur)} → "
-                f"{_money_short(a, cur)}",
+                f"{_e(_short_label(label, 44))}: {_money_short(b, cur)} → {_money_short(a, cur)}",
             )
         )
     bu = burn_up_numbers(data)
@@ -746,7 +785,9 @@ def _headlines(data: ReportData) -> str:
         budget_text = f"forecast {_money_short(bu['forecast'], cur)} by month end"
     cards.append(
         _kpi(
-            "kpi-mtd", f"{bu['month']:%B} to date", _money(bu["this"][-1], cur, cents=False),
+            "kpi-mtd",
+            f"{bu['month']:%B} to date",
+            _money(bu["this"][-1], cur, cents=False),
             budget_text,
         )
     )
@@ -821,8 +862,7 @@ def render_html(data: ReportData) -> str:
         if b.column in ("sub_account_id", "x_api_key_id"):
             about += " Team and feature appear here instead once cost allocation lands."
         pair.append(
-            _chart(f"chart-top-{i + 1}", b.title, about,
-                   chart_breakdown(data, b), _e(b.note))
+            _chart(f"chart-top-{i + 1}", b.title, about, chart_breakdown(data, b), _e(b.note))
         )
     if pair:
         parts.append('<div class="pair">' + "".join(pair) + "</div>")

@@ -34,7 +34,9 @@ class SpendSummary:
 
 
 def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> SpendSummary:
-    """Query the fact table for the summary's numbers (read-only connection).
+    """Query the fact table for the summary's numbers (read-only connection), in the
+    reporting currency (`x_billed_cost_reporting`): providers billing in other currencies
+    (Azure in EUR) are converted at the fact's dated rate, never summed as if they were USD.
 
     `warehouse` defaults to the configured one; a Path is a DuckDB file. The SQL is portable:
     DuckDB and PostgreSQL both run it.
@@ -42,32 +44,35 @@ def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> Spe
     with Warehouse.resolve(warehouse).reader() as con:
         fact = "marts.fct_cost_and_usage"
         total, currency, first_day, last_day = con.execute(
-            f"select coalesce(sum(billed_cost), 0), coalesce(min(billing_currency), 'USD'), "
+            f"select coalesce(sum(x_billed_cost_reporting), 0), "
+            f"coalesce(min(x_reporting_currency), 'USD'), "
             f"min(charge_period_start)::date::varchar, max(charge_period_start)::date::varchar "
             f"from {fact}"
         ).fetchone()
         by_provider = con.execute(
-            f"select provider_name, sum(billed_cost) as c from {fact} group by 1 order by c desc"
+            f"select provider_name, sum(x_billed_cost_reporting) as c from {fact} "
+            f"group by 1 order by c desc"
         ).fetchall()
         top_models = con.execute(
-            f"select x_model, provider_name, sum(billed_cost) as c from {fact} "
+            f"select x_model, provider_name, sum(x_billed_cost_reporting) as c from {fact} "
             f"where x_model is not null group by 1, 2 order by c desc limit {int(top)}"
         ).fetchall()
         top_keys = con.execute(
-            f"select x_api_key_id, provider_name, sum(billed_cost) as c from {fact} "
+            f"select x_api_key_id, provider_name, sum(x_billed_cost_reporting) as c from {fact} "
             f"where x_api_key_id is not null group by 1, 2 order by c desc limit {int(top)}"
         ).fetchall()
         daily = con.execute(
-            f"select charge_period_start::date::varchar as d, sum(billed_cost) from {fact} "
+            f"select charge_period_start::date::varchar as d, sum(x_billed_cost_reporting) "
+            f"from {fact} "
             f"group by 1 order by 1"
         ).fetchall()
         last_30, prior_30 = con.execute(
             f"""
             with bounds as (select max(charge_period_start)::date as last_day from {fact})
             select
-                coalesce(sum(billed_cost) filter (
+                coalesce(sum(x_billed_cost_reporting) filter (
                     where charge_period_start::date > last_day - 30), 0),
-                coalesce(sum(billed_cost) filter (
+                coalesce(sum(x_billed_cost_reporting) filter (
                     where charge_period_start::date <= last_day - 30
                       and charge_period_start::date > last_day - 60), 0)
             from {fact}, bounds
