@@ -161,7 +161,8 @@ def _fake_warehouse(path: Path, with_team: bool, with_budget: bool) -> None:
     con.execute(
         "create table marts.fct_cost_and_usage (charge_period_start timestamp, "
         "provider_name varchar, sub_account_id varchar, x_api_key_id varchar, "
-        f"x_model varchar, billed_cost decimal(38, 9), billing_currency varchar{team})"
+        f"x_model varchar, billed_cost decimal(38, 9), billing_currency varchar, "
+        f"x_billed_cost_reporting decimal(38, 9), x_reporting_currency varchar{team})"
     )
     rows = []
     for i in range(70):
@@ -171,7 +172,7 @@ def _fake_warehouse(path: Path, with_team: bool, with_budget: bool) -> None:
             ("Anthropic", "claude-sonnet-4", "support", 25),
         ]:
             rows.append(
-                (day, provider, "proj_1", "key_1", model, cost, "USD")
+                (day, provider, "proj_1", "key_1", model, cost, "USD", cost, "USD")
                 + ((team_name,) if with_team else ())
             )
     marks = ", ".join(["?"] * len(rows[0]))
