@@ -26,6 +26,8 @@ from ingestion.anthropic import anthropic_source
 from ingestion.common import MissingCredentials, ProviderAPIError
 from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
 from ingestion.openai import openai_source
+from ingestion.opencost import BASE_URL_ENV as OPENCOST_URL_ENV
+from ingestion.opencost import opencost_source
 
 log = logging.getLogger("ingestion")
 
@@ -35,6 +37,7 @@ ProgressCallback = Callable[[str, str, int], None]
 PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "openai": (openai_source, OPENAI_KEY_ENV),
     "anthropic": (anthropic_source, ANTHROPIC_KEY_ENV),
+    "opencost": (opencost_source, OPENCOST_URL_ENV),  # no key: configured by its URL
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 

@@ -2,11 +2,12 @@
 
 Business purpose: self-hosted inference and training sit in the same cost table as the API
 bills, with the cluster's *idle* capacity cost visible. One cluster (`gpu-prod-1`): six A100
-nodes (8 GPUs each) and three CPU nodes. Namespaces belong to teams (labels `team`, `app`,
-`workload`): `search-llm-serving` (self-hosted LLM inference, replicas follow the weekday
-rhythm and growth), `research-finetune` (training jobs on some days, 16 GPUs),
-`support-rag-embed` (an embedding server, 1 GPU), `growth-batch-eval` (a nightly 4-GPU batch
-on weekdays), `platform-gateway` (CPU-only) and `kube-system` (no team label: nobody's).
+nodes (8 GPUs each; `gpu-a100-5` is autoscaled in on weekdays only) and three CPU nodes.
+Namespaces belong to teams (labels `team`, `app`, `workload`): `search-llm-serving`
+(self-hosted LLM inference, replicas follow the weekday rhythm and growth),
+`research-finetune` (training jobs on some days, 16 GPUs), `support-rag-embed` (an embedding
+server, 1 GPU), `growth-batch-eval` (a nightly 4-GPU batch on weekdays), `platform-gateway`
+(CPU-only) and `kube-system` (no team label: nobody's).
 
 Money is exact: uptime is a whole number of tenths of an hour, list prices are whole
 nano-dollars per hour divisible by ten, so every cost is a whole number of nano-dollars and is
@@ -69,6 +70,8 @@ NODES = tuple(
     + [Node(f"cpu-m6i-{i}", 0, 32, 128, "m6i.8xlarge") for i in range(3)]
 )
 NODE_INDEX = {n.name: i for i, n in enumerate(NODES)}
+BURST_NODES = ("gpu-a100-5",)
+"""Nodes the cluster autoscaler adds on weekdays only (capacity, so idle, follows the week)."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ class Cluster:
         pods = pd.DataFrame(rows)
         for res, _, _, price in RESOURCES:
             pods[f"{res}_nano"] = pods[f"{res}_t"].astype(np.int64) * (price // 10)
-        self.frame = pd.concat([pods, self._idle(pods)], ignore_index=True)
+        self.frame = pd.concat([pods, self._idle(pods, season)], ignore_index=True)
         self.frame = self.frame.sort_values(["day", "is_idle", "namespace", "pod", "node"])
         self.frame = self.frame.reset_index(drop=True)
 
@@ -184,7 +187,7 @@ class Cluster:
         return 240
 
     @staticmethod
-    def _idle(pods: pd.DataFrame) -> pd.DataFrame:
+    def _idle(pods: pd.DataFrame, season: np.ndarray) -> pd.DataFrame:
         """Per node-day: capacity − allocated, per resource (GPU nodes and CPU nodes)."""
         used = pods.groupby(["day", "node"])[
             ["gpu_t", "cpu_t", "ram_t", "gpu_nano", "cpu_nano", "ram_nano"]
@@ -192,6 +195,8 @@ class Cluster:
         rows = []
         for d in sorted(pods["day"].unique()):
             for n in NODES:
+                if n.name in BURST_NODES and season[d] < 1.0 and (d, n.name) not in used.index:
+                    continue
                 u = used.loc[(d, n.name)] if (d, n.name) in used.index else None
                 row = dict(
                     day=int(d),
