@@ -16,9 +16,11 @@ exactly). Idle = node capacity cost − the cost allocated to pods on that node,
 resource (GPU, CPU, RAM), exactly; served as `__idle__` entries (per cluster, or per node with
 `idleByNode=true`).
 
-Truth (`register_truth("opencost", ...)`): `sub_account_id` = cluster, `token_type` = resource
-kind (`gpu_hours`, `cpu_core_hours`, `ram_gib_hours`), `model`/`api_key_id`/`service_tier`
-null; the sum of every served cost component, idle included (idle is billed capacity).
+Truth (`register_truth("opencost", ...)`): one row per day × resource kind (`token_type`
+`gpu_hours`, `cpu_core_hours`, `ram_gib_hours`), `sub_account_id`/`model`/`api_key_id`/
+`service_tier` null (which namespace idle lands in is the pipeline's stated rule, not a
+fact of the world; `Cluster.namespace_truth` has the served cost per namespace); the sum of
+every served cost component, idle included (idle is billed capacity).
 """
 
 from __future__ import annotations
@@ -264,7 +266,7 @@ class Cluster:
                     dict(
                         provider=PROVIDER,
                         date=self.world.date_of(int(d)),
-                        sub_account_id=CLUSTER,
+                        sub_account_id=None,
                         api_key_id=None,
                         model=None,
                         token_type=token_type,
@@ -567,6 +569,8 @@ def serve_allocation(handler: Any, params: dict[str, list[str]]) -> None:
     from simulator.server import ApiError
 
     state = handler.server.state
+    if PROVIDER not in state.world.providers:  # this organisation runs no cluster
+        return handler._send(404, error_body(404, "no OpenCost cluster in this world"))
     try:
         n = handler._apply_faults(PROVIDER)
         body = render_allocation(state.world, params, dt.datetime.now(dt.UTC))

@@ -24,6 +24,8 @@ def configure_env_for(server, exports_dir: Path | None = None) -> None:
     os.environ["OPENAI_BASE_URL"] = f"{server.url}/v1"
     os.environ["ANTHROPIC_ADMIN_KEY"] = SIM_ANTHROPIC_KEY
     os.environ["ANTHROPIC_BASE_URL"] = server.url
+    if "opencost" in server.world.providers:  # OpenCost: no auth, configured by its URL
+        os.environ["OPENCOST_BASE_URL"] = server.url
 
 
 def fact_cost_by_provider_day(

@@ -7,19 +7,7 @@
     components (shared/external cost, rounding), mapped to token type `unknown`: the rows
     of an allocation always sum to its totalCost, never a cent lost.
 -#}
-{%- set components = [
-    ('gpuCost', 'gpu_cost', 'gpu_cost_adjustment', 'gpu_hours', true),
-    ('cpuCost', 'cpu_cost', 'cpu_cost_adjustment', 'cpu_core_hours', true),
-    ('ramCost', 'ram_cost', 'ram_cost_adjustment', 'ram_gib_hours', true),
-    ('pvCost', 'pv_cost', 'pv_cost_adjustment', 'pv_gib_hours', false),
-    ('networkCost', 'network_cost', 'network_cost_adjustment', none, false),
-    ('loadBalancerCost', 'load_balancer_cost', 'load_balancer_cost_adjustment', none, false),
-] -%}
-{%- set all_amounts = [] -%}
-{%- for _, cost, adjustment, _, _ in components -%}
-    {%- do all_amounts.extend([cost, adjustment]) -%}
-{%- endfor -%}
-{%- do all_amounts.extend(['shared_cost', 'external_cost']) -%}
+{%- set components = opencost_cost_components() -%}
 
 with
 
@@ -41,13 +29,7 @@ checked as (
     select
         allocations.*,
         -- every served amount parses and the core ones are present
-        (
-            gpu_cost is not null and cpu_cost is not null and ram_cost is not null
-            and total_cost is not null
-            {%- for amount in all_amounts %}
-            and ({{ amount }}_text is null or {{ amount }} is not null)
-            {%- endfor %}
-        ) as is_complete
+        {{ opencost_is_complete() }} as is_complete
     from allocations
 
 ),
@@ -60,7 +42,11 @@ components as (
         '{{ label }}' as source_token_type,
         {{ quantity if quantity else 'cast(null as ' ~ money_type() ~ ')' }} as consumed_quantity,
         {{ cost }}_text as amount_text,
-        {{ cost }} + coalesce({{ adjustment }}, 0) as billed_cost
+        -- an adjustment that does not parse makes the component unpriced, never 0
+        case
+            when {{ adjustment }}_text is null or {{ adjustment }} is not null
+                then {{ cost }} + coalesce({{ adjustment }}, 0)
+        end as billed_cost
     from checked
     where
         {%- if is_core %}
@@ -68,6 +54,7 @@ components as (
         {%- else %}
         ({{ cost }}_text is not null and {{ cost }} is null)
         {%- endif %}
+        or ({{ adjustment }}_text is not null and {{ adjustment }} is null)
         or {{ cost }} + coalesce({{ adjustment }}, 0) <> 0
         {%- if quantity %}
         or {{ quantity }} <> 0
