@@ -294,6 +294,28 @@ class Cluster:
             )
 
 
+def allocation_rule_rows() -> list[dict]:
+    """The demo's allocation rules for the cluster, in `simulator.ownership`'s seed shape:
+    each team namespace belongs to its team (application = its `app` label); `kube-system`
+    has no rule, so its cost (and its share of idle) stays *unallocated*. To be wired into
+    `ownership.allocation_rule_rows` (and seeds/allocation_rules.csv regenerated) once
+    allocation matches `kubernetes_namespace`."""
+    from simulator.ownership import _rule
+
+    return [
+        _rule(
+            f"opencost-namespace-{w.namespace}",
+            w.team,
+            w.app,
+            f"namespace {w.namespace} of cluster {CLUSTER} belongs to {w.team}",
+            provider=PROVIDER,
+            kubernetes_namespace=w.namespace,
+        )
+        for w in WORKLOADS
+        if w.team
+    ]
+
+
 _CLUSTERS: weakref.WeakKeyDictionary[World, Cluster] = weakref.WeakKeyDictionary()
 _CLUSTERS_LOCK = threading.Lock()
 
