@@ -162,10 +162,17 @@ def test_idle_is_visible_and_shared_by_gpu_hours(world, warehouse):
     assert _allocated_vs_billed(warehouse) == []
 
 
-def test_5xx_and_garbled_page_storm_lands_the_same_raw_table(world, warehouse, tmp_path):
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param({"server_error_every": 2, "malformed_every": 3}, id="5xx-and-garbled"),
+        pytest.param({"rate_limit_every": 2, "retry_after": 0}, id="429-retry-after"),
+    ],
+)
+def test_fault_storm_lands_the_same_raw_table(world, warehouse, tmp_path, faults):
     stormy = serve(world)
     try:
-        stormy.control("/_sim/faults", {"server_error_every": 2, "malformed_every": 3})
+        stormy.control("/_sim/faults", faults)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("OPENCOST_BASE_URL", stormy.url)
             last = world.start + dt.timedelta(days=DAYS - 1)
