@@ -410,7 +410,7 @@ def _rfc3339(epoch: int) -> str:
 AGGREGATE_FIELDS = ("cluster", "node", "namespace", "pod", "controller", "controllerKind")
 
 
-def _properties(rec: pd.Series) -> dict[str, Any]:
+def _properties(rec: dict[str, Any]) -> dict[str, Any]:
     """One pod-day's (or idle node-day's) OpenCost properties."""
     if rec["is_idle"]:
         return {"cluster": CLUSTER, "node": rec["node"]}
@@ -466,12 +466,12 @@ def _common(dicts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _allocation(name: str, members: pd.DataFrame, props: dict, start: int, end: int) -> dict:
-    """One allocation entry: quantities and costs summed over its members."""
-    malformed = bool((members["has_amount"] == 0).any())
-    gpu_t, cpu_t, ram_t = (int(members[c].sum()) for c in ("gpu_t", "cpu_t", "ram_t"))
+def _allocation(name: str, members: list[dict], props: dict, start: int, end: int) -> dict:
+    """One allocation entry: quantities and costs summed over its members (frame records)."""
+    malformed = any(m["has_amount"] == 0 for m in members)
+    gpu_t, cpu_t, ram_t = (sum(int(m[c]) for m in members) for c in ("gpu_t", "cpu_t", "ram_t"))
     minutes = (end - start) / 60
-    costs = {res: int(members[f"{res}_nano"].sum()) for res, *_ in RESOURCES}
+    costs = {res: sum(int(m[f"{res}_nano"]) for m in members) for res, *_ in RESOURCES}
     total = sum(costs.values())
     entry = {
         "name": name,
@@ -479,7 +479,7 @@ def _allocation(name: str, members: pd.DataFrame, props: dict, start: int, end: 
         "window": {"start": _rfc3339(start), "end": _rfc3339(end)},
         "start": _rfc3339(start),
         "end": _rfc3339(end),
-        "minutes": float(members["minutes"].max()),
+        "minutes": float(max(m["minutes"] for m in members)),
         "cpuCores": round(cpu_t / 10 / (minutes / 60), 6),
         "cpuCoreRequestAverage": round(cpu_t / 10 / (minutes / 60), 6),
         "cpuCoreHours": cpu_t / 10,
@@ -559,15 +559,15 @@ def allocation_sets(world: World, params: dict[str, list[str]], now: dt.datetime
         f = frame[(frame["day"] >= first) & (frame["day"] <= last)]
         if not include_idle:
             f = f[f["is_idle"] == 0]
-        groups: dict[str, list[int]] = {}
-        props: dict[int, dict] = {}
-        for i, rec in f.iterrows():
-            p = props[i] = _properties(rec)
-            groups.setdefault(_key(p, aggregate, bool(rec["is_idle"]), idle_by_node), []).append(i)
+        groups: dict[str, list[tuple[dict, dict]]] = {}
+        for rec in f.to_dict("records"):
+            p = _properties(rec)
+            key = _key(p, aggregate, bool(rec["is_idle"]), idle_by_node)
+            groups.setdefault(key, []).append((rec, p))
         out = {}
         for name in sorted(groups):
-            members = f.loc[groups[name]]
-            common = _common([props[i] for i in groups[name]])
+            members = [rec for rec, _ in groups[name]]
+            common = _common([p for _, p in groups[name]])
             out[name] = _allocation(name, members, common, set_start, set_end)
         sets.append(out)
     return sets
