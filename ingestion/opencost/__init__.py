@@ -10,6 +10,7 @@ allocation set × allocation (the `aggregate` key). See README.md beside this fi
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, timedelta
@@ -37,12 +38,15 @@ from ingestion.common import (
     rfc3339_to_day,
 )
 
+log = logging.getLogger("ingestion")
+
 PROVIDER = "opencost"
 BASE_URL_ENV = "OPENCOST_BASE_URL"
 USERNAME_ENV = "OPENCOST_USERNAME"
 PASSWORD_ENV = "OPENCOST_PASSWORD"
 BEARER_TOKEN_ENV = "OPENCOST_BEARER_TOKEN"
-DEFAULT_BASE_URL = "http://localhost:9003"
+DEFAULT_PORT_FORWARD_URL = "http://localhost:9003"
+"""Where `kubectl -n opencost port-forward service/opencost 9003` puts the API (docs only)."""
 ALLOCATION_PATH = "/allocation"
 AGGREGATE = "cluster,namespace,pod"
 WINDOW_DAYS = 7
@@ -237,15 +241,19 @@ def opencost_source(
     [start, end].
 
     `start` None resumes from the last loaded day minus TOKENLEDGER_LOOKBACK_DAYS; `end` None
-    means today (UTC). The URL comes from `base_url` or `OPENCOST_BASE_URL` (default
-    http://localhost:9003, a `kubectl port-forward` of the opencost service); auth is none
-    unless `OPENCOST_BEARER_TOKEN` or `OPENCOST_USERNAME` + `OPENCOST_PASSWORD` are set.
+    means today (UTC). The URL comes from `base_url` or `OPENCOST_BASE_URL` (e.g.
+    http://localhost:9003 after `kubectl -n opencost port-forward service/opencost 9003`);
+    unset, the resource reads nothing (the provider is not configured). Auth is none unless
+    `OPENCOST_BEARER_TOKEN` or `OPENCOST_USERNAME` + `OPENCOST_PASSWORD` are set.
     """
     register_secret(password)
     register_secret(bearer_token)
 
     def allocations() -> Iterator[pa.Table]:
-        url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        url = base_url or os.environ.get(BASE_URL_ENV)
+        if not url:  # not configured (e.g. a Dagster run of every provider): nothing to read
+            log.warning("opencost: %s is not set; no allocations read", BASE_URL_ENV)
+            return
         headers, auth = _auth_headers(
             username or os.environ.get(USERNAME_ENV),
             password or os.environ.get(PASSWORD_ENV),
