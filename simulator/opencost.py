@@ -5,7 +5,7 @@ bills, with the cluster's *idle* capacity cost visible. One cluster (`gpu-prod-1
 nodes (8 GPUs each; `gpu-a100-5` is autoscaled in on weekdays only) and three CPU nodes.
 Namespaces belong to teams (labels `team`, `app`, `workload`): `search-llm-serving`
 (self-hosted LLM inference, replicas follow the weekday rhythm and growth),
-`research-finetune` (training jobs on some days, 16 GPUs), `support-rag-embed` (an embedding
+`research-finetune` (training jobs on weekdays, 16 GPUs), `support-rag-embed` (an embedding
 server, 1 GPU), `growth-batch-eval` (a nightly 4-GPU batch on weekdays), `platform-gateway`
 (CPU-only) and `kube-system` (no team label: nobody's).
 
@@ -126,8 +126,8 @@ class Cluster:
         days = world.days
         growth = np.exp(0.8 * world._t)
         season = world._season
-        train_on = rng.random(days) < 0.55
-        train_tenths = rng.integers(60, 241, days)  # 6–24 h of a training day
+        train_on = season >= 1.0  # fine-tuning runs on weekdays (a weekly rhythm)
+        train_tenths = rng.integers(180, 241, days)  # 18–24 h of a training day
         for d in range(days):
             for wi, w in enumerate(WORKLOADS):
                 for p in range(w.pods):
