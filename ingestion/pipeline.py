@@ -28,6 +28,8 @@ from ingestion.focus import EXPORTS_DIR_ENV as FOCUS_EXPORTS_ENV
 from ingestion.focus import focus_source
 from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
 from ingestion.openai import openai_source
+from ingestion.opencost import BASE_URL_ENV as OPENCOST_URL_ENV
+from ingestion.opencost import opencost_source
 
 log = logging.getLogger("ingestion")
 
@@ -38,6 +40,7 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "openai": (openai_source, OPENAI_KEY_ENV),
     "anthropic": (anthropic_source, ANTHROPIC_KEY_ENV),
     "focus": (focus_source, FOCUS_EXPORTS_ENV),
+    "opencost": (opencost_source, OPENCOST_URL_ENV),  # no key: configured by its URL
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 

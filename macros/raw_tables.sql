@@ -60,6 +60,24 @@
             ('cost_type', 'varchar'), ('model', 'varchar'), ('service_tier', 'varchar'),
             ('token_type', 'varchar'), ('context_window', 'varchar'),
         ],
+        'raw_opencost.allocations': [
+            ('window_start', 'varchar'), ('window_end', 'varchar'), ('name', 'varchar'),
+            ('start', 'varchar'), ('end', 'varchar'), ('minutes', 'varchar'),
+            ('properties__cluster', 'varchar'), ('properties__node', 'varchar'),
+            ('properties__namespace', 'varchar'), ('properties__pod', 'varchar'),
+            ('properties__controller', 'varchar'), ('properties__controller_kind', 'varchar'),
+            ('properties__container', 'varchar'), ('properties__provider_id', 'varchar'),
+            ('properties__labels', 'varchar'), ('properties__namespace_labels', 'varchar'),
+            ('cpu_core_hours', 'varchar'), ('cpu_cost', 'varchar'),
+            ('cpu_cost_adjustment', 'varchar'), ('gpu_hours', 'varchar'),
+            ('gpu_cost', 'varchar'), ('gpu_cost_adjustment', 'varchar'),
+            ('ram_byte_hours', 'varchar'), ('ram_cost', 'varchar'),
+            ('ram_cost_adjustment', 'varchar'), ('pv_byte_hours', 'varchar'),
+            ('pv_cost', 'varchar'), ('pv_cost_adjustment', 'varchar'),
+            ('network_cost', 'varchar'), ('network_cost_adjustment', 'varchar'),
+            ('load_balancer_cost', 'varchar'), ('load_balancer_cost_adjustment', 'varchar'),
+            ('shared_cost', 'varchar'), ('external_cost', 'varchar'), ('total_cost', 'varchar'),
+        ],
     } -%}
     {{ return(keys + tables[schema_name ~ '.' ~ table_name]) }}
 {%- endmacro %}

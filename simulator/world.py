@@ -1947,4 +1947,5 @@ class World:
 
 # Providers projected from the world by their own modules register their truth on import
 # (one line each; see EXTRA_TRUTH).
-from simulator import focus_exports  # noqa: E402,F401
+from simulator import focus_exports  # noqa: E402,F401,I001 - FOCUS exports of the clouds
+from simulator import opencost  # noqa: E402,F401,I001 - GPU cluster (OpenCost)

@@ -31,6 +31,8 @@ def configure_env_for(server, exports_dir: Path | None = None) -> None:
         focus_dir = Path(exports_dir) / "focus"
         write_focus_exports(server.world, focus_dir)
         os.environ[EXPORTS_DIR_ENV] = str(focus_dir)
+    if "opencost" in server.world.providers:  # OpenCost: no auth, configured by its URL
+        os.environ["OPENCOST_BASE_URL"] = server.url
 
 
 def fact_cost_by_provider_day(

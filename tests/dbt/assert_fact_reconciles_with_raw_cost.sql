@@ -76,6 +76,18 @@ raw_focus as (
 
 ),
 
+raw_opencost as (
+
+    -- OpenCost through its 1:1 staging view (raw numbers arrive as text, columns optional):
+    -- an allocation whose amounts all parse counts its totalCost, else its priced components
+    select
+        'opencost' as provider,
+        bucket_date as charge_date,
+        {{ opencost_costed_amount() }} as billed_cost
+    from {{ ref('stg_opencost__allocations') }}
+
+),
+
 raw_daily as (
 
     select provider, charge_date, sum(billed_cost) as raw_billed_cost
@@ -85,6 +97,8 @@ raw_daily as (
         select * from raw_anthropic
         union all
         select * from raw_focus
+        union all
+        select * from raw_opencost
     ) as raw_rows
     group by provider, charge_date
 

@@ -32,6 +32,12 @@ focus_dedicated_sources as (
 
 ),
 
+opencost_costs as (
+
+    select * from {{ ref('int_opencost__idle_shared') }}
+
+),
+
 currency_codes as (
 
     select * from {{ ref('currency_codes') }}
@@ -88,6 +94,38 @@ unioned as (
         bucket_start_at,
         {{ conformed_columns() }}
     from anthropic_costs
+
+    union all
+
+    -- OpenCost: one row per allocation × resource, idle shared to namespaces by rule
+    select
+        'opencost' as provider,
+        'raw_opencost.allocations' as source_table,
+        cost_row_key,
+        -- no account in OpenCost: the cluster is the billing scope, the namespace the sub one
+        cluster_id as billing_account_id,
+        kubernetes_namespace as sub_account_id,
+        cast(null as varchar) as api_key_id,
+        cast(null as varchar) as model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        allocation_name as charge_description,
+        '{{ var("opencost_billing_currency", "USD") }}' as billing_currency,
+        cast(null as varchar) as currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        window_start_text as bucket_start_text,
+        window_start_at as bucket_start_at,
+        {{ conformed_columns({
+            'resource_id': 'allocation_name',
+            'tags': 'labels',
+            'kubernetes_namespace': 'kubernetes_namespace',
+            'is_idle': 'is_idle',
+        }) }}
+    from opencost_costs
 
 ),
 

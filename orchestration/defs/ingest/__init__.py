@@ -12,6 +12,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from ingestion.anthropic import anthropic_source
 from ingestion.focus import focus_source
 from ingestion.openai import openai_source
+from ingestion.opencost import opencost_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
@@ -75,5 +76,6 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
 openai_raw = provider_assets("openai", openai_source)
 anthropic_raw = provider_assets("anthropic", anthropic_source)
 focus_raw = provider_assets("focus", focus_source)  # FOCUS exports: whole billing periods
+opencost_raw = provider_assets("opencost", opencost_source)
 
-defs = dg.Definitions(assets=[openai_raw, anthropic_raw, focus_raw])
+defs = dg.Definitions(assets=[openai_raw, anthropic_raw, focus_raw, opencost_raw])
