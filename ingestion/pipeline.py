@@ -23,6 +23,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.anthropic import ADMIN_KEY_ENV as ANTHROPIC_KEY_ENV
 from ingestion.anthropic import anthropic_source
+from ingestion.aws_bedrock import CUR_URI_ENV as AWS_BEDROCK_ENV
+from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.common import MissingCredentials, ProviderAPIError
 from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
 from ingestion.openai import openai_source
@@ -35,6 +37,7 @@ ProgressCallback = Callable[[str, str, int], None]
 PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "openai": (openai_source, OPENAI_KEY_ENV),
     "anthropic": (anthropic_source, ANTHROPIC_KEY_ENV),
+    "aws_bedrock": (aws_bedrock_source, AWS_BEDROCK_ENV),
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 

@@ -1436,3 +1436,4 @@ class World:
 
 # Providers projected from the world by their own modules register their truth on import
 # (one line each; see EXTRA_TRUTH).
+from simulator import aws_bedrock  # noqa: E402, F401

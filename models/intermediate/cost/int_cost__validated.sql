@@ -19,6 +19,12 @@ anthropic_costs as (
 
 ),
 
+aws_bedrock_costs as (
+
+    select * from {{ ref('stg_aws_bedrock__cur_line_items') }}
+
+),
+
 currency_codes as (
 
     select * from {{ ref('currency_codes') }}
@@ -73,6 +79,30 @@ unioned as (
         bucket_start_text,
         bucket_start_at
     from anthropic_costs
+
+    union all
+
+    select
+        'aws_bedrock' as provider,
+        'raw_aws_bedrock.cur_line_items' as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        cast(null as varchar) as api_key_id,
+        model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at
+    from aws_bedrock_costs
 
 ),
 
