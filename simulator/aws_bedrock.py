@@ -75,6 +75,7 @@ STREAMS = (
     ("research", "dev", "role", "Claude3.5Sonnet", "eu-central-1", 1.5e6),
     (None, "prod", "user", "NovaPro", "us-east-1", 1e6),
 )
+TAGGED_TEAMS = tuple(sorted({s[0] for s in STREAMS if s[0]}))
 TAX_RATE_PERCENT = 8
 CREDIT_DAYS_FRACTION = 1 / 3  # the dev account's promotional credit covers its early usage
 REFUND_FRACTION = 0.5

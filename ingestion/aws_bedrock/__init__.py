@@ -90,6 +90,11 @@ RETRYABLE_AWS_ERRORS = frozenset(
 T = TypeVar("T")
 
 
+class MalformedResponse(Exception):
+    """A 2xx response whose body is not what the operation returns (botocore hands back
+    `{"message": <raw text>}` for a body that is not JSON): retried, never taken as data."""
+
+
 # --------------------------------------------------------------------------- AWS plumbing
 def _register_aws_secrets() -> None:
     """AWS credentials from the environment never reach a log line."""
@@ -142,7 +147,12 @@ def call_aws(
             status, detail = f"{code} (HTTP {http})", str(error.get("Message") or "")[:300]
             if code not in RETRYABLE_AWS_ERRORS and http < 500:
                 raise ProviderAPIError(PROVIDER, endpoint, status, attempt, detail) from None
-        except (BotoConnectionError, HTTPClientError, ResponseParserError) as exc:
+        except (
+            BotoConnectionError,
+            HTTPClientError,
+            ResponseParserError,
+            MalformedResponse,
+        ) as exc:
             status, detail = type(exc).__name__, str(exc)[:300]
         except BotoCoreError as exc:
             raise ProviderAPIError(
@@ -231,6 +241,14 @@ def cost_explorer_page_to_arrow(page: dict[str, Any]) -> pa.Table | None:
     return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
 
 
+def _checked_page(page: dict[str, Any]) -> dict[str, Any]:
+    """The page if it has the GetCostAndUsage shape; a garbled one would otherwise read as
+    a last page with no rows (no `NextPageToken`) and silently cut the range short."""
+    if not isinstance(page.get("ResultsByTime"), list):
+        raise MalformedResponse("GetCostAndUsage response without ResultsByTime")
+    return page
+
+
 def fetch_cost_explorer(
     client: Any, first: date, last: date, tag_key: str, policy: RetryPolicy | None = None
 ) -> Iterator[pa.Table]:
@@ -242,7 +260,7 @@ def fetch_cost_explorer(
     while True:
         args = request if token is None else {**request, "NextPageToken": token}
         page = call_aws(
-            lambda args=args: client.get_cost_and_usage(**args),
+            lambda args=args: _checked_page(client.get_cost_and_usage(**args)),
             endpoint="ce:GetCostAndUsage",
             policy=policy,
         )
