@@ -72,3 +72,22 @@ def test_missing_duckdb_file_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(tmp_path / "none.duckdb"))
     assert main(["summary"]) == 1
     assert "no warehouse at" in capsys.readouterr().err
+
+
+def test_a_new_duckdb_warehouse_is_readable_by_duckdb_1_4_bi_drivers(tmp_path):
+    """Metabase's and DBeaver's DuckDB drivers bundle DuckDB 1.4: a new warehouse file is
+    written in that storage format, and keeps it when tables are written later."""
+    import duckdb
+
+    from tokenledger.warehouse import DUCKDB_STORAGE_VERSION
+
+    wh = Warehouse(engine="duckdb", duckdb_path=tmp_path / "w.duckdb")
+    wh.ensure_exists()
+    con = duckdb.connect(str(wh.duckdb_path))
+    con.execute("create schema marts")
+    con.execute("create table marts.t as select 1 as a")
+    version = con.execute(
+        "select tags['storage_version'] from duckdb_databases() where database_name = 'w'"
+    ).fetchone()[0]
+    con.close()
+    assert version.startswith(DUCKDB_STORAGE_VERSION)

@@ -166,7 +166,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         first, last = world.start, world.start + timedelta(days=world.days - 1)
         console.print(
             f"[bold]tokenledger demo[/bold]: simulated organisation (seed {args.seed}), "
-            f"{world.days} days {first} → {last}, providers OpenAI + Anthropic on {server.url}"
+            f"{world.days} days {first} → {last}, providers {', '.join(world.providers)} "
+            f"on {server.url}"
         )
         result = _run_with_progress(first, last, warehouse, console)
         _print_run_result(result, console)

@@ -191,6 +191,8 @@ class Warehouse:
         self.work_dir().mkdir(parents=True, exist_ok=True)
         if self.is_postgres:
             create_database_if_missing(self.pg)
+        elif not self.duckdb_path.exists():
+            create_duckdb_file(self.duckdb_path)
 
     def dlt_destination(self):
         """The dlt destination that lands the raw tables in this warehouse."""
@@ -354,6 +356,28 @@ class Reader:
 
 
 # ---------------------------------------------------------------------- PostgreSQL admin
+DUCKDB_STORAGE_VERSION = "v1.4.0"
+"""The on-disk format of a new warehouse file: readable by DuckDB 1.4 and later, so BI tools
+whose drivers bundle DuckDB 1.4 (Metabase's, DBeaver's, Evidence's) open it directly. DuckDB
+keeps a file's format on every later write."""
+
+
+def create_duckdb_file(path: Path) -> None:
+    """Create an empty DuckDB warehouse file in the `DUCKDB_STORAGE_VERSION` format."""
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = str(path).replace("'", "''")
+        con.execute(
+            f"attach '{quoted}' as warehouse (storage_version '{DUCKDB_STORAGE_VERSION}')"
+        )
+        con.execute("detach warehouse")
+    finally:
+        con.close()
+
+
 def create_database_if_missing(pg: PgSettings) -> bool:
     """CREATE DATABASE `pg.database` unless it exists; True when it was created."""
     from psycopg2 import errors

@@ -4,7 +4,17 @@
     service tier (× currency). Only rows that can be costed; the rest are in quarantine.
     OpenAI rows carry their own quantity; Anthropic's cost report has none, so its consumed
     quantity is the usage report aggregated to workspace × model × token type × tier × day.
+    The conformed columns (service, region, resource, charge category, tags, principal,
+    namespace, idle flag, unit prices) are part of the grain; list, effective cost and pricing
+    quantity are summed like billed cost.
 -#}
+
+{%- set conformed_grain = [
+    'provider_name', 'publisher_name', 'invoice_issuer_name', 'service_name',
+    'service_category', 'service_subcategory', 'region_id', 'resource_id', 'charge_category',
+    'charge_frequency', 'tags', 'principal_id', 'kubernetes_namespace', 'is_idle',
+    'pricing_unit', 'list_unit_price', 'contracted_unit_price',
+] %}
 
 with
 
@@ -27,7 +37,7 @@ costs_at_grain as (
         {{ surrogate_key([
             'provider', 'billing_account_id', 'sub_account_id', 'api_key_id', 'model',
             'token_type', 'service_tier', 'billing_currency', 'charge_date',
-        ]) }} as cost_row_key,
+        ] + conformed_grain) }} as cost_row_key,
         provider,
         billing_account_id,
         sub_account_id,
@@ -40,8 +50,14 @@ costs_at_grain as (
         sum(consumed_quantity) as consumed_quantity,
         count(*) as source_row_count,
         sum(billed_cost) as billed_cost,
+        sum(list_cost) as list_cost,
+        sum(effective_cost) as effective_cost,
+        sum(pricing_quantity) as pricing_quantity,
         billing_currency,
-        charge_date
+        charge_date,
+        {%- for column in conformed_grain %}
+        {{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from valid_costs
     group by
         provider,
@@ -52,7 +68,10 @@ costs_at_grain as (
         token_type,
         service_tier,
         billing_currency,
-        charge_date
+        charge_date,
+        {%- for column in conformed_grain %}
+        {{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
 ),
 
@@ -115,8 +134,20 @@ final as (
         cost.consumed_unit,
         cast(cost.source_row_count as bigint) as source_row_count,
         cast(cost.billed_cost as {{ money_type() }}) as billed_cost,
+        cast(cost.list_cost as {{ money_type() }}) as list_cost,
+        cast(cost.effective_cost as {{ money_type() }}) as effective_cost,
+        cast(
+            coalesce(
+                cost.pricing_quantity,
+                cost.consumed_quantity,
+                anthropic_quantity.consumed_quantity
+            ) as {{ money_type() }}
+        ) as pricing_quantity,
         cost.billing_currency,
-        cost.charge_date
+        cost.charge_date,
+        {%- for column in conformed_grain %}
+        cost.{{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from costs_at_grain as cost
     left join anthropic_quantity
         on cost.cost_row_key = anthropic_quantity.cost_row_key

@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 {#-
     Every billed cost row of every provider, one row per raw cost row, in one shape, with the
-    reason it cannot be costed (null when it can). The fact reads the valid rows, the
+    reason it cannot be costed (null when it can). A provider adds one `union all` branch that
+    ends with `conformed_columns({...})` (docs/contracts.md "Every provider in one shape"). The fact reads the valid rows, the
     quarantine table the others: nothing is dropped silently.
 -#}
 
@@ -52,7 +53,8 @@ unioned as (
         consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns() }}
     from openai_costs
 
     union all
@@ -77,7 +79,8 @@ unioned as (
         cast(null as {{ money_type() }}) as consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns() }}
     from anthropic_costs
 
     union all
@@ -129,6 +132,26 @@ final as (
         unioned.bucket_start_text,
         unioned.bucket_start_at,
         cast(unioned.bucket_start_at as date) as charge_date,
+        unioned.provider_name,
+        unioned.publisher_name,
+        unioned.invoice_issuer_name,
+        unioned.service_name,
+        unioned.service_category,
+        unioned.service_subcategory,
+        unioned.region_id,
+        unioned.resource_id,
+        coalesce(unioned.charge_category, 'Usage') as charge_category,
+        coalesce(unioned.charge_frequency, 'Usage-Based') as charge_frequency,
+        unioned.tags,
+        unioned.principal_id,
+        unioned.kubernetes_namespace,
+        coalesce(unioned.is_idle, false) as is_idle,
+        unioned.pricing_quantity,
+        coalesce(unioned.pricing_unit, unioned.consumed_unit) as pricing_unit,
+        unioned.list_unit_price,
+        unioned.contracted_unit_price,
+        coalesce(unioned.list_cost, unioned.billed_cost) as list_cost,
+        coalesce(unioned.effective_cost, unioned.billed_cost) as effective_cost,
         case
             when unioned.amount_text is null then 'null_amount'
             when unioned.billed_cost is null then 'unparseable_amount'
