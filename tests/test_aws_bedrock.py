@@ -95,15 +95,16 @@ def test_fact_matches_the_aws_bill_to_the_cent(world, first_run):
     assert compare_to_the_cent(fact, _bedrock_truth(world)) == []
     assert {p for p, _ in fact} == {"aws_bedrock"}
     assert len(fact) == DAYS
-    # credits, the refund and tax are in the bill with their sign; S3 spend is not
+    # credits, the refund and tax are in the fact with their sign; S3 spend is not
     rows = dict(
         _query(
             first_run,
-            "select coalesce(charge_category, '?'), sum(billed_cost)::varchar "
-            "from staging.stg_aws_bedrock__cur_line_items group by 1",
+            "select charge_category, sum(billed_cost)::varchar from marts.fct_cost_and_usage "
+            "where x_provider = 'aws_bedrock' group by 1",
         )
     )
-    assert Decimal(rows["Credit"]) < 0 and Decimal(rows["Tax"]) > 0 and "Usage" in rows
+    assert Decimal(rows["Credit"]) < 0 and Decimal(rows["Tax"]) > 0
+    assert Decimal(rows["Usage"]) > 0
     products = _query(
         first_run, "select distinct line_item_product_code from raw_aws_bedrock.cur_line_items"
     )
@@ -126,21 +127,19 @@ def test_usage_types_parse_to_model_token_kind_and_region(world, first_run):
         assert expected[usage_type] == (model, token_type, region), usage_type
 
 
-def test_tags_and_principals_reach_staging(first_run):
-    tagged = _query(
+def test_tags_principals_and_regions_reach_the_fact(world, first_run):
+    rows = _query(
         first_run,
-        "select tags, principal_id, resource_id from staging.stg_aws_bedrock__cur_line_items "
-        "where line_item_type = 'Usage' and tags is not null limit 1",
+        "select x_tags, x_principal_id, resource_id, region_id, billed_cost "
+        "from marts.fct_cost_and_usage where x_provider = 'aws_bedrock' "
+        "and charge_category = 'Usage'",
     )
-    tags, principal, resource = tagged[0]
-    assert json.loads(tags)["user_team"] in sim_bedrock.TAGGED_TEAMS
-    assert principal.startswith("arn:aws:iam::") and resource.startswith("arn:aws:bedrock:")
-    untagged = _query(
-        first_run,
-        "select count(*) from staging.stg_aws_bedrock__cur_line_items "
-        "where line_item_type = 'Usage' and tags is null",
-    )
-    assert untagged[0][0] > 0  # untagged spend is kept, with null tags
+    tagged = [r for r in rows if r[0] is not None]
+    assert tagged and len(tagged) < len(rows)  # untagged spend is kept, with null tags
+    assert {json.loads(r[0])["user_team"] for r in tagged} == set(sim_bedrock.TAGGED_TEAMS)
+    assert all(r[1].startswith("arn:aws:iam::") for r in rows)
+    assert all(r[2].startswith("arn:aws:bedrock:") for r in tagged)
+    assert {r[3] for r in rows} == {s[6] for s in sim_bedrock.bill(world).streams}
 
 
 def test_cost_explorer_agrees_with_the_cur_per_day(world, first_run):

@@ -104,7 +104,16 @@ unioned as (
         consumed_quantity,
         billed_cost,
         bucket_start_text,
-        bucket_start_at
+        bucket_start_at,
+        {{ conformed_columns({
+            'region_id': 'region_id',
+            'resource_id': 'resource_id',
+            'charge_category': 'charge_category',
+            'tags': 'tags',
+            'principal_id': 'principal_id',
+            'list_cost': 'list_cost',
+            'effective_cost': 'effective_cost',
+        }) }}
     from aws_bedrock_costs
 
 ),
