@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import dlt
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -349,39 +350,90 @@ def _json_escape(array: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(array, r"[\x00-\x1f]", " ")
 
 
+def _json_strings(values: pa.Array) -> pa.Array:
+    """JSON string literals (`"..."`) of text values; null stays null."""
+    return pc.binary_join_element_wise('"', _json_escape(values), '"', "")
+
+
+def _first_positions(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Index of the first element of each code 0..n_codes-1 in `codes`."""
+    first = np.full(n_codes, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first
+
+
 def map_to_json(array: pa.ChunkedArray | pa.Array) -> pa.Array:
     """A `map<string,string>` column (CUR 2.0 `resource_tags`, `product`, …) as JSON object
-    text with keys sorted; empty or null maps → null. Vectorised (millions of rows)."""
+    text with keys sorted; empty or null maps → null.
+
+    Vectorised for millions of rows: tag sets repeat, so each distinct (key, value) pair and
+    each distinct row of pairs is rendered once and then taken by index."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
     n = len(array)
-    offsets = array.offsets.to_numpy(zero_copy_only=False)
+    offsets = array.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
     counts = np.diff(offsets)
-    if counts.sum() == 0:
+    entries = int(counts.sum())
+    if entries == 0:
         return pa.nulls(n, pa.string())
-    # entries of every row, sorted by (row, key): JSON text that does not depend on AWS's order
-    entry_row = np.repeat(np.arange(n), counts)
-    keys = array.keys.slice(offsets[0], len(entry_row))
-    items = array.items.slice(offsets[0], len(entry_row))
-    order = pc.sort_indices(
-        pa.table({"r": entry_row, "k": keys}), [("r", "ascending"), ("k", "ascending")]
-    )
-    keys, items = keys.take(order), items.take(order)
+    keys = pc.dictionary_encode(array.keys.slice(offsets[0], entries))
+    items = pc.dictionary_encode(array.items.slice(offsets[0], entries))
+    # keys ranked alphabetically, then entries ordered by (row, key rank)
+    key_rank = np.argsort(np.argsort(np.array(keys.dictionary.to_pylist(), dtype=object)))
+    k_idx = key_rank[keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    v_codes = pc.fill_null(items.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    v_idx = np.where(pc.is_null(items.indices).to_numpy(zero_copy_only=False), -1, v_codes)
+    entry_row = np.repeat(np.arange(n, dtype=np.int64), counts)
+    # rows ascend already, keys are permuted within a row: timsort on this is near-linear
+    order = np.argsort(entry_row * len(key_rank) + k_idx, kind="stable")
+    k_idx, v_idx = k_idx[order], v_idx[order]
+    # distinct (key, value) pairs rendered once (hash factorisation, no sort)
+    n_values = len(items.dictionary) + 1
+    pair = k_idx.astype(np.int64) * n_values + (v_idx + 1)
+    pair_of_entry, pair_codes = pd.factorize(pair, sort=False)
+    sorted_keys = pc.take(keys.dictionary, pa.array(np.argsort(key_rank)))
+    pk = pc.take(sorted_keys, pa.array(pair_codes // n_values))
+    pv_code = pair_codes % n_values - 1
+    pv = pc.take(items.dictionary, pa.array(np.where(pv_code < 0, 0, pv_code)))
     value_text = pc.if_else(
-        pc.is_null(items),
-        pa.scalar("null"),
-        pc.binary_join_element_wise('"', _json_escape(pc.fill_null(items, "")), '"', ""),
+        pa.array(pv_code < 0), pa.scalar("null"), _json_strings(pc.fill_null(pv, ""))
     )
-    pairs = pc.binary_join_element_wise('"', _json_escape(keys), '":', value_text, "")
-    list_offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int32())
-    joined = pc.binary_join(pa.ListArray.from_arrays(list_offsets, pairs), ",")
-    text = pc.binary_join_element_wise("{", joined, "}", "")
-    empty = (
-        pa.array(counts == 0)
-        if array.null_count == 0
-        else pc.or_(pc.is_null(array), pa.array(counts == 0))
-    )
-    return pc.if_else(empty, pa.nulls(n, pa.string()), text)
+    pair_text = pc.binary_join_element_wise(_json_strings(pk), value_text, ":")
+    # distinct rows of pairs rendered once (padded matrix of pair ids, for short maps)
+    width = int(counts.max())
+    list_offsets = np.concatenate([[0], np.cumsum(counts)])
+    bits = max(1, int(len(pair_codes) + 1).bit_length())
+    if width * bits <= 62:  # a row's pairs fit one int64: factorise rows by it
+        matrix = np.full((n, width), -1, dtype=np.int64)
+        position = np.arange(entries) - np.repeat(list_offsets[:-1], counts)
+        matrix[entry_row, position] = pair_of_entry
+        shift = np.arange(width, dtype=np.int64) * bits
+        row_key = ((matrix + 1) << shift).sum(axis=1)
+        row_of, first_row = pd.factorize(row_key, sort=False)
+        rows = matrix[_first_positions(row_of, len(first_row))]
+        row_counts = (rows >= 0).sum(axis=1)
+        flat = rows[rows >= 0]
+        texts = pc.take(pair_text, pa.array(flat))
+        row_offsets = pa.array(np.concatenate([[0], np.cumsum(row_counts)]), pa.int32())
+        joined = pc.binary_join(pa.ListArray.from_arrays(row_offsets, texts), ",")
+        rendered = pc.binary_join_element_wise("{", joined, "}", "")
+        # dictionary-encoded: each distinct tag set is stored once (dlt and parquet keep it)
+        empty = (row_counts == 0)[row_of]
+        if array.null_count:
+            empty |= pc.is_null(array).to_numpy(zero_copy_only=False)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(row_of.astype(np.int32), mask=empty), rendered
+        )
+    else:
+        texts = pc.take(pair_text, pa.array(pair_of_entry))
+        joined = pc.binary_join(
+            pa.ListArray.from_arrays(pa.array(list_offsets, pa.int32()), texts), ","
+        )
+        text = pc.binary_join_element_wise("{", joined, "}", "")
+        text = pc.if_else(pa.array(counts == 0), pa.nulls(n, pa.string()), text)
+    if array.null_count:
+        text = pc.if_else(pc.is_null(array), pa.nulls(n, pa.string()), text)
+    return text
 
 
 def _natural_key(table: pa.Table) -> pa.Array:
@@ -419,7 +471,15 @@ def cur_file_to_arrow(
     """One CUR 2.0 parquet file as the raw table's rows: the selected products' line items,
     every column kept (map columns as JSON text), plus `_row_key`, `_bucket_date` (UTC day
     of the usage start), `_billing_account_id` (payer), `_billing_period`, `_source_file`."""
-    table = pq.read_table(io.BytesIO(data))
+    # low-cardinality text (account, usage type, description) stays dictionary-encoded
+    schema = pq.read_schema(io.BytesIO(data))
+    text = [
+        f.name
+        for f in schema
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        and f.name != "identity_line_item_id"  # unique per line: a dictionary would not pay
+    ]
+    table = pq.read_table(io.BytesIO(data), read_dictionary=text)
     if "line_item_product_code" in table.column_names:
         table = table.filter(pc.is_in(table["line_item_product_code"], pa.array(product_codes)))
     n = table.num_rows
@@ -495,6 +555,9 @@ def _cur_resource(start: date | None, end: date | None, cur_uri: str | None) -> 
 
 def _ce_resource(start: date | None, end: date | None) -> DltResource:
     def cost_explorer() -> Iterator[pa.Table]:
+        if not cost_explorer_enabled():
+            log.info("%s: Cost Explorer skipped (%s=off)", PROVIDER, COST_EXPLORER_ENV)
+            return
         state, first, last, today = resource_day_window(start, end)
         tag_key = os.environ.get(CE_TAG_KEY_ENV) or DEFAULT_CE_TAG_KEY
         yield from fetch_cost_explorer(aws_client("ce"), first, last, tag_key)
@@ -522,7 +585,4 @@ def aws_bedrock_source(
     TOKENLEDGER_AWS_CUR_S3_URI; credentials from boto3's chain (env vars, profile, role).
     Nothing is read until the resources run.
     """
-    resources = [_cur_resource(start, end, cur_s3_uri)]
-    if cost_explorer_enabled():
-        resources.append(_ce_resource(start, end))
-    return resources
+    return [_cur_resource(start, end, cur_s3_uri), _ce_resource(start, end)]

@@ -10,6 +10,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.anthropic import anthropic_source
+from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.openai import openai_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
@@ -73,5 +74,6 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
 
 openai_raw = provider_assets("openai", openai_source)
 anthropic_raw = provider_assets("anthropic", anthropic_source)
+aws_bedrock_raw = provider_assets("aws_bedrock", aws_bedrock_source)
 
-defs = dg.Definitions(assets=[openai_raw, anthropic_raw])
+defs = dg.Definitions(assets=[openai_raw, anthropic_raw, aws_bedrock_raw])
