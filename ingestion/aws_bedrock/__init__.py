@@ -438,19 +438,38 @@ def map_to_json(array: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def _natural_key(table: pa.Table) -> pa.Array:
     """`_row_key` of a CUR line: line item id × time interval × line item type (unique per
-    delivery); a repeated one gets an ordinal so it stays visible, never merged away."""
+    delivery); a repeated one gets an ordinal so it stays visible, never merged away.
+    The low-cardinality parts are rendered once per distinct (interval, type)."""
+    n = table.num_rows
+    null = "\x1e"  # marks a null part (PostgreSQL text cannot hold NUL)
 
-    def col(name: str) -> pa.Array:
-        if name in table.column_names:
-            return pc.fill_null(pc.cast(table[name], pa.string()), "\x00")
-        return pa.array(["\x00"] * table.num_rows, pa.string())
+    def column(name: str) -> pa.Array:
+        if name not in table.column_names:
+            return pa.nulls(n, pa.string())
+        col = table[name]
+        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
-    key = pc.binary_join_element_wise(
-        col("identity_line_item_id"),
-        col("identity_time_interval"),
-        col("line_item_line_item_type"),
-        "\x1f",
+    ids = pc.fill_null(pc.cast(column("identity_line_item_id"), pa.string()), null)
+    codes, labels = [], []
+    for name in ("identity_time_interval", "line_item_line_item_type"):
+        part = column(name)
+        if not pa.types.is_dictionary(part.type):
+            part = pc.dictionary_encode(pc.cast(part, pa.string()))
+        idx = pc.fill_null(part.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes.append(idx)
+        labels.append([null if v is None else str(v) for v in part.dictionary.to_pylist()])
+    width = len(labels[1]) + 1
+    combo_of_row, combos = pd.factorize((codes[0] + 1) * width + (codes[1] + 1), sort=False)
+    combos = combos.tolist()
+
+    def label(code: int, values: list[str]) -> str:  # code 0 = null
+        return null if code == 0 else values[code - 1]
+
+    suffixes = pa.array(
+        [label(c // width, labels[0]) + "\x1f" + label(c % width, labels[1]) for c in combos],
+        pa.string(),
     )
+    key = pc.binary_join_element_wise(ids, pc.take(suffixes, pa.array(combo_of_row)), "\x1f")
     if isinstance(key, pa.ChunkedArray):
         key = key.combine_chunks()
     if pc.count_distinct(key).as_py() != len(key):
