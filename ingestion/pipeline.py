@@ -23,6 +23,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.anthropic import ADMIN_KEY_ENV as ANTHROPIC_KEY_ENV
 from ingestion.anthropic import anthropic_source
+from ingestion.aws_bedrock import CUR_URI_ENV as AWS_BEDROCK_ENV
+from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.common import MissingCredentials, ProviderAPIError
 from ingestion.focus import EXPORTS_DIR_ENV as FOCUS_EXPORTS_ENV
 from ingestion.focus import focus_source
@@ -41,6 +43,7 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "anthropic": (anthropic_source, ANTHROPIC_KEY_ENV),
     "focus": (focus_source, FOCUS_EXPORTS_ENV),
     "opencost": (opencost_source, OPENCOST_URL_ENV),  # no key: configured by its URL
+    "aws_bedrock": (aws_bedrock_source, AWS_BEDROCK_ENV),
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 

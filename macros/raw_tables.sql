@@ -78,6 +78,27 @@
             ('load_balancer_cost', 'varchar'), ('load_balancer_cost_adjustment', 'varchar'),
             ('shared_cost', 'varchar'), ('external_cost', 'varchar'), ('total_cost', 'varchar'),
         ],
+        'raw_aws_bedrock.cur_line_items': [
+            ('_billing_period', 'varchar'), ('_source_file', 'varchar'),
+            ('bill_payer_account_id', 'varchar'), ('line_item_usage_account_id', 'varchar'),
+            ('line_item_usage_account_name', 'varchar'), ('line_item_resource_id', 'varchar'),
+            ('line_item_iam_principal', 'varchar'), ('line_item_usage_type', 'varchar'),
+            ('line_item_line_item_type', 'varchar'), ('line_item_product_code', 'varchar'),
+            ('line_item_operation', 'varchar'), ('product_region_code', 'varchar'),
+            ('resource_tags', 'varchar'), ('line_item_line_item_description', 'varchar'),
+            ('line_item_currency_code', 'varchar'),
+            ('line_item_unblended_cost', 'double precision'),
+            ('line_item_net_unblended_cost', 'double precision'),
+            ('pricing_public_on_demand_cost', 'double precision'),
+            ('line_item_usage_amount', 'double precision'),
+            ('line_item_usage_start_date', 'timestamp'),
+        ],
+        'raw_aws_bedrock.cost_explorer': [
+            ('time_period_start', 'varchar'), ('time_period_end', 'varchar'),
+            ('estimated', 'boolean'), ('usage_type', 'varchar'), ('tag', 'varchar'),
+            ('unblended_cost__amount', 'varchar'), ('unblended_cost__unit', 'varchar'),
+            ('usage_quantity__amount', 'varchar'), ('usage_quantity__unit', 'varchar'),
+        ],
     } -%}
     {{ return(keys + tables[schema_name ~ '.' ~ table_name]) }}
 {%- endmacro %}

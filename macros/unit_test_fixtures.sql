@@ -21,7 +21,7 @@
 
 {#- tokenledger: an unlanded raw table -> the contract's columns -#}
 {%-   if not column_name_to_data_types
-        and this.schema in ('raw_openai', 'raw_anthropic', 'raw_focus') -%}
+        and this.schema.startswith('raw_') -%}
 {%-     for name, data_type in raw_table_columns(this.schema, this.identifier) -%}
 {%-       do column_name_to_data_types.update({name: data_type}) -%}
 {%-       do column_name_to_quoted.update({name: adapter.quote(name)}) -%}

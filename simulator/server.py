@@ -627,7 +627,11 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, self._provider_headers(ep.provider))
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        """Control-plane writes."""
+        """Control-plane writes (and AWS JSON 1.1 APIs, addressed by `X-Amz-Target`)."""
+        if self.headers.get("X-Amz-Target", "").startswith("AWSInsightsIndexService."):
+            from simulator import aws_bedrock
+
+            return aws_bedrock.handle_cost_explorer(self)
         path = urlsplit(self.path).path.rstrip("/")
         state = self.server.state
         try:

@@ -1949,3 +1949,4 @@ class World:
 # (one line each; see EXTRA_TRUTH).
 from simulator import focus_exports  # noqa: E402,F401,I001 - FOCUS exports of the clouds
 from simulator import opencost  # noqa: E402,F401,I001 - GPU cluster (OpenCost)
+from simulator import aws_bedrock  # noqa: E402,F401,I001 - AWS Bedrock (CE + CUR)

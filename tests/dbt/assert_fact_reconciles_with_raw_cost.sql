@@ -88,6 +88,21 @@ raw_opencost as (
 
 ),
 
+raw_aws_bedrock as (
+
+    select
+        'aws_bedrock' as provider,
+        cast(costs._bucket_date as date) as charge_date,
+        cast(costs.line_item_unblended_cost as {{ money_type() }}) as billed_cost
+    from ({{ select_from_source(source('raw_aws_bedrock', 'cur_line_items')) }}) as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'aws_bedrock'
+            and quarantined.cost_row_key = costs._row_key
+    )
+
+),
+
 raw_daily as (
 
     select provider, charge_date, sum(billed_cost) as raw_billed_cost
@@ -99,6 +114,8 @@ raw_daily as (
         select * from raw_focus
         union all
         select * from raw_opencost
+        union all
+        select * from raw_aws_bedrock
     ) as raw_rows
     group by provider, charge_date
 

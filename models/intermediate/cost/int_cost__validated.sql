@@ -38,6 +38,12 @@ opencost_costs as (
 
 ),
 
+aws_bedrock_costs as (
+
+    select * from {{ ref('stg_aws_bedrock__cur_line_items') }}
+
+),
+
 currency_codes as (
 
     select * from {{ ref('currency_codes') }}
@@ -126,6 +132,40 @@ unioned as (
             'is_idle': 'is_idle',
         }) }}
     from opencost_costs
+
+    union all
+
+    -- AWS Bedrock: CUR 2.0 line items (Cost Explorer is landed for cross-checks only)
+    select
+        'aws_bedrock' as provider,
+        'raw_aws_bedrock.cur_line_items' as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        cast(null as varchar) as api_key_id,
+        model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at,
+        {{ conformed_columns({
+            'region_id': 'region_id',
+            'resource_id': 'resource_id',
+            'charge_category': 'charge_category',
+            'tags': 'tags',
+            'principal_id': 'principal_id',
+            'list_cost': 'list_cost',
+            'effective_cost': 'effective_cost',
+        }) }}
+    from aws_bedrock_costs
 
 ),
 

@@ -10,6 +10,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.anthropic import anthropic_source
+from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.focus import focus_source
 from ingestion.openai import openai_source
 from ingestion.opencost import opencost_source
@@ -77,5 +78,6 @@ openai_raw = provider_assets("openai", openai_source)
 anthropic_raw = provider_assets("anthropic", anthropic_source)
 focus_raw = provider_assets("focus", focus_source)  # FOCUS exports: whole billing periods
 opencost_raw = provider_assets("opencost", opencost_source)
+aws_bedrock_raw = provider_assets("aws_bedrock", aws_bedrock_source)
 
-defs = dg.Definitions(assets=[openai_raw, anthropic_raw, focus_raw, opencost_raw])
+defs = dg.Definitions(assets=[openai_raw, anthropic_raw, focus_raw, opencost_raw, aws_bedrock_raw])
