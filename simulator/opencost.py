@@ -126,7 +126,7 @@ class Cluster:
         days = world.days
         growth = np.exp(0.8 * world._t)
         season = world._season
-        train_on = season >= 1.0  # fine-tuning runs on weekdays (a weekly rhythm)
+        train_on = season >= 1.0  # fine-tuning runs hardest on weekdays (a weekly rhythm)
         train_tenths = rng.integers(180, 241, days)  # 18–24 h of a training day
         for d in range(days):
             for wi, w in enumerate(WORKLOADS):
@@ -183,9 +183,10 @@ class Cluster:
                 return int(round((replicas - int(replicas)) * 240))
             return 0
         if w.workload == "training":
-            return int(train_tenths[d]) if train_on[d] else 0
+            # weekends run shorter jobs (evals, checkpoints): a weekly rhythm, never a gap
+            return int(train_tenths[d]) if train_on[d] else int(train_tenths[d]) * 6 // 10
         if w.workload == "batch":
-            return 0 if season < 1.0 else 20 + jitter * 2  # 2–8 h on weekdays
+            return 10 + jitter if season < 1.0 else 20 + jitter * 2  # 2–8 h weekdays, 1–4 h
         return 240
 
     @staticmethod
