@@ -114,9 +114,9 @@ def test_gpu_cluster_cost_equals_truth_per_provider_and_day(world, warehouse):
         "from marts.fct_cost_and_usage where x_provider = 'opencost' order by 1",
     )
     assert rows == [
-        ("cpu_core_hours", "Core-Hours", "Kubernetes", "Compute"),
-        ("gpu_hours", "GPU-Hours", "Kubernetes", "Compute"),
-        ("ram_gib_hours", "GiB-Hours", "Kubernetes", "Compute"),
+        ("cpu_core_hours", "Core-Hours", "Kubernetes", "AI and Machine Learning"),
+        ("gpu_hours", "GPU-Hours", "Kubernetes", "AI and Machine Learning"),
+        ("ram_gib_hours", "GiB-Hours", "Kubernetes", "AI and Machine Learning"),
     ]
 
 

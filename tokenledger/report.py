@@ -300,7 +300,10 @@ def load_report_data(con: Any, days: int | None = DEFAULT_DAYS) -> ReportData:
     """Query the warehouse for the report's numbers (portable SQL, a handful of group-bys)."""
     now = datetime.now(UTC).replace(microsecond=0)
     first, last, n_rows = _rows(con, f"select min({DAY}), max({DAY}), count(*) from {FACT}")[0]
-    currencies = [c for (c,) in _rows(con, f"select distinct billing_currency from {FACT}") if c]
+    # amounts in the reporting currency (x_*_reporting), so bills in EUR and USD add up
+    currencies = [
+        c for (c,) in _rows(con, f"select distinct x_reporting_currency from {FACT}") if c
+    ]
     currency = currencies[0] if len(currencies) == 1 else "USD"
     if not n_rows:
         return ReportData(now, currency, currencies, None, None, None, Decimal(0))
@@ -308,17 +311,19 @@ def load_report_data(con: Any, days: int | None = DEFAULT_DAYS) -> ReportData:
     window_start = max(first, last - timedelta(days=days - 1)) if days else first
     in_window = f"{DAY} >= {_day_sql(window_start)}"
 
-    (total,) = _rows(con, f"select coalesce(sum(billed_cost), 0) from {FACT} where {in_window}")[0]
+    (total,) = _rows(
+        con, f"select coalesce(sum(x_billed_cost_reporting), 0) from {FACT} where {in_window}"
+    )[0]
     data = ReportData(
         now, currency, currencies, first, last, window_start, Decimal(str(total))
     )
     for d, provider, cost in _rows(
-        con, f"select {DAY}, provider_name, sum(billed_cost) from {FACT} group by 1, 2"
+        con, f"select {DAY}, provider_name, sum(x_billed_cost_reporting) from {FACT} group by 1, 2"
     ):
         data.daily_provider[(_as_date(d), provider)] = float(cost or 0)
     for d, provider, model, cost in _rows(
         con,
-        f"select {DAY}, provider_name, x_model, sum(billed_cost) from {FACT} "
+        f"select {DAY}, provider_name, x_model, sum(x_billed_cost_reporting) from {FACT} "
         f"where {in_window} group by 1, 2, 3",
     ):
         key = (_as_date(d), provider, model or f"{provider} (no model)")
@@ -365,7 +370,7 @@ def load_report_data(con: Any, days: int | None = DEFAULT_DAYS) -> ReportData:
         ]
     for model, a, b in _rows(
         con,
-        f"select x_model, {movers_sql.format(cost='billed_cost')} from {FACT} "
+        f"select x_model, {movers_sql.format(cost='x_billed_cost_reporting')} from {FACT} "
         f"where {DAY} >= {_day_sql(prior30)} and x_model is not null group by 1",
     ):
         data.movers.append(("model", model, float(a or 0), float(b or 0)))
@@ -784,12 +789,12 @@ def render_html(data: ReportData) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
-        f"<title>tokenledger — AI spend report</title><style>{CSS}</style></head><body><main>"
+        f"<title>tokenledger — spend report</title><style>{CSS}</style></head><body><main>"
     )
     generated = f"generated {data.generated_at:%Y-%m-%d %H:%M} UTC from {FACT}"
     if data.last_day is None:
         return (
-            head + "<header><h1>AI spend report</h1>"
+            head + "<header><h1>Spend report</h1>"
             f"<p>{_e(generated)}</p></header>"
             '<div class="empty">The cost table has no rows yet: run <code>tokenledger run'
             "</code> (or <code>make demo</code>) first.</div></main></body></html>"
@@ -801,7 +806,7 @@ def render_html(data: ReportData) -> str:
     )
     parts = [
         head,
-        f"<header><h1>AI spend report</h1><p>{_e(_window_text(data))} · billed cost in "
+        f"<header><h1>Spend report</h1><p>{_e(_window_text(data))} · billed cost in "
         f"{_e(data.currency)} · {_e(generated)}{_e(cur_note)}</p></header>",
         _headlines(data),
         _chart(

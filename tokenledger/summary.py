@@ -22,6 +22,7 @@ class SpendSummary:
     """Spend in the marts, grouped the ways a FinOps lead asks first."""
 
     total: Decimal
+    ai_total: Decimal
     currency: str
     first_day: str
     last_day: str
@@ -41,33 +42,38 @@ def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> Spe
     """
     with Warehouse.resolve(warehouse).reader() as con:
         fact = "marts.fct_cost_and_usage"
-        total, currency, first_day, last_day = con.execute(
-            f"select coalesce(sum(billed_cost), 0), coalesce(min(billing_currency), 'USD'), "
+        # every amount in the reporting currency, so EUR and USD bills add up
+        total, ai_total, currency, first_day, last_day = con.execute(
+            f"select coalesce(sum(x_billed_cost_reporting), 0), "
+            f"coalesce(sum(case when service_category = 'AI and Machine Learning' "
+            f"then x_billed_cost_reporting end), 0), "
+            f"coalesce(min(x_reporting_currency), 'USD'), "
             f"min(charge_period_start)::date::varchar, max(charge_period_start)::date::varchar "
             f"from {fact}"
         ).fetchone()
         by_provider = con.execute(
-            f"select provider_name, sum(billed_cost) as c from {fact} group by 1 order by c desc"
+            f"select provider_name, sum(x_billed_cost_reporting) as c from {fact} "
+            f"group by 1 order by c desc"
         ).fetchall()
         top_models = con.execute(
-            f"select x_model, provider_name, sum(billed_cost) as c from {fact} "
+            f"select x_model, provider_name, sum(x_billed_cost_reporting) as c from {fact} "
             f"where x_model is not null group by 1, 2 order by c desc limit {int(top)}"
         ).fetchall()
         top_keys = con.execute(
-            f"select x_api_key_id, provider_name, sum(billed_cost) as c from {fact} "
+            f"select x_api_key_id, provider_name, sum(x_billed_cost_reporting) as c from {fact} "
             f"where x_api_key_id is not null group by 1, 2 order by c desc limit {int(top)}"
         ).fetchall()
         daily = con.execute(
-            f"select charge_period_start::date::varchar as d, sum(billed_cost) from {fact} "
-            f"group by 1 order by 1"
+            f"select charge_period_start::date::varchar as d, sum(x_billed_cost_reporting) "
+            f"from {fact} group by 1 order by 1"
         ).fetchall()
         last_30, prior_30 = con.execute(
             f"""
             with bounds as (select max(charge_period_start)::date as last_day from {fact})
             select
-                coalesce(sum(billed_cost) filter (
+                coalesce(sum(x_billed_cost_reporting) filter (
                     where charge_period_start::date > last_day - 30), 0),
-                coalesce(sum(billed_cost) filter (
+                coalesce(sum(x_billed_cost_reporting) filter (
                     where charge_period_start::date <= last_day - 30
                       and charge_period_start::date > last_day - 60), 0)
             from {fact}, bounds
@@ -75,6 +81,7 @@ def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> Spe
         ).fetchone()
     return SpendSummary(
         total=Decimal(total),
+        ai_total=Decimal(ai_total),
         currency=currency,
         first_day=first_day or "-",
         last_day=last_day or "-",
@@ -120,8 +127,10 @@ def print_summary(summary: SpendSummary, console: Console | None = None) -> None
     console = console or Console()
     cur = summary.currency
     console.print(
-        f"\n[bold]AI spend {summary.first_day} → {summary.last_day}: "
-        f"{money(summary.total, cur)}[/bold]"
+        f"\n[bold]Spend {summary.first_day} → {summary.last_day}: "
+        f"{money(summary.total, cur)}[/bold] (AI and machine learning "
+        f"{money(summary.ai_total, cur)}, the rest of the cloud "
+        f"{money(summary.total - summary.ai_total, cur)})"
     )
     days = len(summary.daily)
     per = -(-days // 60) if days > 60 else 1
