@@ -23,6 +23,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.anthropic import ADMIN_KEY_ENV as ANTHROPIC_KEY_ENV
 from ingestion.anthropic import anthropic_source
+from ingestion.aws_bedrock import CUR_URI_ENV as AWS_BEDROCK_ENV
+from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.azure_openai import TOKEN_ENV as AZURE_OPENAI_TOKEN_ENV
 from ingestion.azure_openai import azure_openai_source
 from ingestion.common import MissingCredentials, ProviderAPIError
@@ -32,6 +34,8 @@ from ingestion.gcp_vertex_ai import EXPORT_DIR_ENV as GCP_VERTEX_AI_EXPORT_ENV
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
 from ingestion.openai import openai_source
+from ingestion.opencost import BASE_URL_ENV as OPENCOST_URL_ENV
+from ingestion.opencost import opencost_source
 
 log = logging.getLogger("ingestion")
 
@@ -44,6 +48,8 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "focus": (focus_source, FOCUS_EXPORTS_ENV),
     "gcp_vertex_ai": (gcp_vertex_ai_source, GCP_VERTEX_AI_EXPORT_ENV),
     "azure_openai": (azure_openai_source, AZURE_OPENAI_TOKEN_ENV),
+    "opencost": (opencost_source, OPENCOST_URL_ENV),  # no key: configured by its URL
+    "aws_bedrock": (aws_bedrock_source, AWS_BEDROCK_ENV),
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 

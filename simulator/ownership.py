@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 
+from simulator import opencost
 from simulator.world import OPENAI_EMBEDDING_MODEL, TEAMS, World
 
 RULE_COLUMNS = (
@@ -192,6 +193,7 @@ def allocation_rule_rows(world: World) -> list[dict]:
             )
         )
     rows.extend(focus_rule_rows())
+    rows.extend(opencost.allocation_rule_rows())
     return rows
 
 

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
+from simulator import opencost
 from simulator.world import DAY_SECONDS, Table, World
 
 OPENAI_KEY_PREFIX = "sk-admin-"
@@ -598,6 +599,8 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path.rstrip("/")
         if path.startswith("/_sim/"):
             return self._control_get(path, _params(url.query))
+        if path in opencost.ALLOCATION_PATHS:  # OpenCost (simulator/opencost.py)
+            return opencost.serve_allocation(self, _params(url.query))
         ep = ROUTES.get(path)
         if ep is None:
             provider = "anthropic" if path.startswith("/v1/organizations") else "openai"
@@ -624,7 +627,11 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, self._provider_headers(ep.provider))
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        """Control-plane writes."""
+        """Control-plane writes (and AWS JSON 1.1 APIs, addressed by `X-Amz-Target`)."""
+        if self.headers.get("X-Amz-Target", "").startswith("AWSInsightsIndexService."):
+            from simulator import aws_bedrock
+
+            return aws_bedrock.handle_cost_explorer(self)
         path = urlsplit(self.path).path.rstrip("/")
         if path.endswith("/providers/Microsoft.CostManagement/query"):
             from simulator import azure_openai
@@ -633,6 +640,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         try:
             body = self._read_json()
+            if body.get("provider") == opencost.PROVIDER:  # simulator/opencost.py
+                return self._send(200, json.dumps(opencost.control(state.world, path, body)))
             if path == "/_sim/faults":
                 faults = Faults.from_json(body)
                 with state.lock:

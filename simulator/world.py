@@ -1947,6 +1947,8 @@ class World:
 
 # Providers projected from the world by their own modules register their truth on import
 # (one line each; see EXTRA_TRUTH).
-from simulator import azure_openai  # noqa: E402,F401,I001
-from simulator import focus_exports  # noqa: E402,F401
-from simulator import gcp_vertex_ai  # noqa: E402,F401
+from simulator import aws_bedrock  # noqa: E402,F401,I001 - AWS Bedrock (CE + CUR)
+from simulator import azure_openai  # noqa: E402,F401,I001 - Azure OpenAI (Cost Management)
+from simulator import focus_exports  # noqa: E402,F401,I001 - FOCUS exports of the clouds
+from simulator import gcp_vertex_ai  # noqa: E402,F401,I001 - Vertex AI billing export
+from simulator import opencost  # noqa: E402,F401,I001 - GPU cluster (OpenCost)

@@ -180,7 +180,7 @@ def test_summary_and_sql_commands_read_postgres(built, monkeypatch, capsys):
     monkeypatch.setenv("TOKENLEDGER_DUCKDB", "/nonexistent/never.duckdb")
     assert main(["summary", "--warehouse", "postgres"]) == 0
     out = capsys.readouterr().out
-    assert "AI spend" in out and "Anthropic" in out and "OpenAI" in out
+    assert "Spend" in out and "Anthropic" in out and "OpenAI" in out
 
     monkeypatch.setenv("TOKENLEDGER_WAREHOUSE", "postgres")
     assert (

@@ -392,3 +392,31 @@ def test_missing_day_and_volume_drop_checks_fire_on_the_audited_fact(gate, tmp_p
     ]
     dropped = failures["assert_no_volume_drop"].rows
     assert [(r["provider"], r["charge_date"]) for r in dropped] == [("openai", last)]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_publish_replaces_a_changed_table_that_a_published_view_reads(engine, request, tmp_path):
+    """The FOCUS export view reads the fact: when the fact gains a column, publishing drops
+    and recreates it (PostgreSQL refuses while a view depends on it) and the view comes back
+    over the new table, all in one transaction."""
+    wh = _pg_or_duck(engine, request, tmp_path)
+    wh.ensure_exists()
+    _execute(
+        wh,
+        "create schema if not exists marts",
+        "create schema if not exists marts__audit",
+        "drop view if exists marts.v",
+        "drop table if exists marts.f",
+        "drop view if exists marts__audit.v",
+        "drop table if exists marts__audit.f",
+        "create table marts.f (id varchar)",
+        "insert into marts.f values ('old')",
+        "create view marts.v as select id from marts.f",
+        "create table marts__audit.f (id varchar, extra integer)",
+        "insert into marts__audit.f values ('new', 1)",
+        "create view marts__audit.v as select id, extra from marts__audit.f",
+    )
+    done = publish_audited_marts(wh, ["v", "f"])
+    assert done == {"f": "created", "v": "view"}
+    _, rows = wh.query("select id, extra from marts.v")
+    assert rows == [("new", 1)]

@@ -11,6 +11,8 @@ from tokenledger.warehouse import Warehouse
 
 SIM_OPENAI_KEY = "sk-admin-sim"
 SIM_ANTHROPIC_KEY = "sk-ant-admin01-sim"
+SIM_AWS_ACCESS_KEY_ID = "AKIASIMULATOR0000001"
+SIM_AWS_SECRET_ACCESS_KEY = "sim-aws-secret-access-key-do-not-log"
 CENT = Decimal("0.01")
 
 
@@ -45,6 +47,41 @@ def configure_env_for(server, exports_dir: Path | None = None) -> None:
         os.environ["AZURE_COST_ACCESS_TOKEN"] = azure_openai.SIM_TOKEN
         os.environ["AZURE_COST_SCOPE"] = f"providers/Microsoft.Billing/billingAccounts/{account}"
         os.environ["AZURE_MANAGEMENT_URL"] = server.url
+    if "opencost" in server.world.providers:  # OpenCost: no auth, configured by its URL
+        os.environ["OPENCOST_BASE_URL"] = server.url
+    if "aws_bedrock" in server.world.providers:
+        _serve_aws_bedrock(server)
+
+
+def aws_bedrock_env(server, bucket) -> dict[str, str]:
+    """Env vars pointing boto3 at the simulator's Cost Explorer and moto's S3 (dummy keys)."""
+    return {
+        "AWS_ACCESS_KEY_ID": SIM_AWS_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SIM_AWS_SECRET_ACCESS_KEY,
+        "AWS_ENDPOINT_URL_COST_EXPLORER": server.url,
+        "AWS_ENDPOINT_URL_S3": bucket.endpoint_url,
+        "TOKENLEDGER_AWS_CUR_S3_URI": bucket.uri,
+    }
+
+
+def _serve_aws_bedrock(server) -> None:
+    """AWS Bedrock: the CUR 2.0 export goes into an S3 bucket on moto's server (loopback),
+    stopped together with the simulator (`server.shutdown()`); Cost Explorer is the
+    simulator's own JSON 1.1 endpoint."""
+    from simulator.aws_bedrock import CurBucket
+
+    bucket = CurBucket(server.world).start()
+    os.environ.update(aws_bedrock_env(server, bucket))
+    shutdown = server.shutdown
+
+    def shutdown_with_bucket() -> None:
+        try:
+            shutdown()
+        finally:
+            bucket.stop()
+
+    server.shutdown = shutdown_with_bucket
+    server.aws_cur_bucket = bucket
 
 
 def fact_cost_by_provider_day(

@@ -324,7 +324,9 @@ def load_report_data(con: Any, days: int | None = DEFAULT_DAYS) -> ReportData:
     (total,) = _rows(
         con, f"select coalesce(sum(x_billed_cost_reporting), 0) from {FACT} where {in_window}"
     )[0]
-    data = ReportData(now, currency, currencies, first, last, window_start, Decimal(str(total)))
+    data = ReportData(
+        now, currency, currencies, first, last, window_start, Decimal(str(total))
+    )
     for d, provider, cost in _rows(
         con, f"select {DAY}, provider_name, sum(x_billed_cost_reporting) from {FACT} group by 1, 2"
     ):
@@ -825,12 +827,12 @@ def render_html(data: ReportData) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
-        f"<title>tokenledger — AI spend report</title><style>{CSS}</style></head><body><main>"
+        f"<title>tokenledger — spend report</title><style>{CSS}</style></head><body><main>"
     )
     generated = f"generated {data.generated_at:%Y-%m-%d %H:%M} UTC from {FACT}"
     if data.last_day is None:
         return (
-            head + "<header><h1>AI spend report</h1>"
+            head + "<header><h1>Spend report</h1>"
             f"<p>{_e(generated)}</p></header>"
             '<div class="empty">The cost table has no rows yet: run <code>tokenledger run'
             "</code> (or <code>make demo</code>) first.</div></main></body></html>"
@@ -842,7 +844,7 @@ def render_html(data: ReportData) -> str:
     )
     parts = [
         head,
-        f"<header><h1>AI spend report</h1><p>{_e(_window_text(data))} · billed cost in "
+        f"<header><h1>Spend report</h1><p>{_e(_window_text(data))} · billed cost in "
         f"{_e(data.currency)} · {_e(generated)}{_e(cur_note)}</p></header>",
         _headlines(data),
         _chart(

@@ -22,6 +22,7 @@ class SpendSummary:
     """Spend in the marts, grouped the ways a FinOps lead asks first."""
 
     total: Decimal
+    ai_total: Decimal
     currency: str
     first_day: str
     last_day: str
@@ -34,17 +35,18 @@ class SpendSummary:
 
 
 def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> SpendSummary:
-    """Query the fact table for the summary's numbers (read-only connection), in the
-    reporting currency (`x_billed_cost_reporting`): providers billing in other currencies
-    (Azure in EUR) are converted at the fact's dated rate, never summed as if they were USD.
+    """Query the fact table for the summary's numbers (read-only connection).
 
     `warehouse` defaults to the configured one; a Path is a DuckDB file. The SQL is portable:
     DuckDB and PostgreSQL both run it.
     """
     with Warehouse.resolve(warehouse).reader() as con:
         fact = "marts.fct_cost_and_usage"
-        total, currency, first_day, last_day = con.execute(
+        # every amount in the reporting currency, so EUR and USD bills add up
+        total, ai_total, currency, first_day, last_day = con.execute(
             f"select coalesce(sum(x_billed_cost_reporting), 0), "
+            f"coalesce(sum(case when service_category = 'AI and Machine Learning' "
+            f"then x_billed_cost_reporting end), 0), "
             f"coalesce(min(x_reporting_currency), 'USD'), "
             f"min(charge_period_start)::date::varchar, max(charge_period_start)::date::varchar "
             f"from {fact}"
@@ -63,8 +65,7 @@ def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> Spe
         ).fetchall()
         daily = con.execute(
             f"select charge_period_start::date::varchar as d, sum(x_billed_cost_reporting) "
-            f"from {fact} "
-            f"group by 1 order by 1"
+            f"from {fact} group by 1 order by 1"
         ).fetchall()
         last_30, prior_30 = con.execute(
             f"""
@@ -80,6 +81,7 @@ def load_summary(warehouse: Warehouse | Path | None = None, top: int = 5) -> Spe
         ).fetchone()
     return SpendSummary(
         total=Decimal(total),
+        ai_total=Decimal(ai_total),
         currency=currency,
         first_day=first_day or "-",
         last_day=last_day or "-",
@@ -125,8 +127,10 @@ def print_summary(summary: SpendSummary, console: Console | None = None) -> None
     console = console or Console()
     cur = summary.currency
     console.print(
-        f"\n[bold]AI spend {summary.first_day} → {summary.last_day}: "
-        f"{money(summary.total, cur)}[/bold]"
+        f"\n[bold]Spend {summary.first_day} → {summary.last_day}: "
+        f"{money(summary.total, cur)}[/bold] (AI and machine learning "
+        f"{money(summary.ai_total, cur)}, the rest of the cloud "
+        f"{money(summary.total - summary.ai_total, cur)})"
     )
     days = len(summary.daily)
     per = -(-days // 60) if days > 60 else 1

@@ -178,7 +178,10 @@ def read_delivery(root: Path, delivery: Delivery) -> Iterator[pa.Table]:
             else pa.nulls(n, pa.string())
         )
         table = (
-            table.append_column(ROW_KEY, row_keys([partition, source, rownum]))
+            table.append_column(
+                pa.field(ROW_KEY, pa.string(), nullable=False),
+                row_keys([partition, source, rownum]),
+            )
             .append_column(EXPORT_PARTITION, partition)
             .append_column(SOURCE_FILE, source)
             .append_column(SOURCE_ROW, rownum)

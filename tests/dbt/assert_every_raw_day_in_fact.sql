@@ -51,6 +51,16 @@ raw_days as (
         where quarantined.provider = 'anthropic' and quarantined.cost_row_key = costs._row_key
     )
 
+
+    union
+
+    -- OpenCost through its 1:1 staging view (numbers arrive as text, columns optional)
+    select distinct
+        'opencost' as provider,
+        bucket_date as charge_date
+    from {{ ref('stg_opencost__allocations') }}
+    where {{ opencost_costed_amount() }} <> 0
+
     union
 
     select distinct

@@ -76,6 +76,33 @@ raw_focus as (
 
 ),
 
+raw_opencost as (
+
+    -- OpenCost through its 1:1 staging view (raw numbers arrive as text, columns optional):
+    -- an allocation whose amounts all parse counts its totalCost, else its priced components
+    select
+        'opencost' as provider,
+        bucket_date as charge_date,
+        {{ opencost_costed_amount() }} as billed_cost
+    from {{ ref('stg_opencost__allocations') }}
+
+),
+
+raw_aws_bedrock as (
+
+    select
+        'aws_bedrock' as provider,
+        cast(costs._bucket_date as date) as charge_date,
+        cast(costs.line_item_unblended_cost as {{ money_type() }}) as billed_cost
+    from ({{ select_from_source(source('raw_aws_bedrock', 'cur_line_items')) }}) as costs
+    where not exists (
+        select 1 from quarantined
+        where quarantined.provider = 'aws_bedrock'
+            and quarantined.cost_row_key = costs._row_key
+    )
+
+),
+
 raw_gcp_vertex_ai_lines as (
 
     select
@@ -141,6 +168,10 @@ raw_daily as (
         select * from raw_anthropic
         union all
         select * from raw_focus
+        union all
+        select * from raw_opencost
+        union all
+        select * from raw_aws_bedrock
         union all
         select * from raw_gcp_vertex_ai
         union all

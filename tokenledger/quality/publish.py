@@ -114,6 +114,22 @@ def _publish_one(tx: _Tx, name: str, audit: str, published: str) -> str:
     return "created"
 
 
+def _publish_all(
+    tx: _Tx, models: list[str], audit: str, published: str, done: dict[str, str]
+) -> None:
+    """Tables first, views last; the published copies of the views are dropped before any
+    table is replaced, so a view over a mart (the FOCUS export view over the fact) never
+    blocks replacing a table whose shape changed (PostgreSQL refuses to drop a table a view
+    depends on)."""
+    views = [name for name in models if _relation_type(tx, audit, name) == "view"]
+    for name in views:
+        existing = _relation_type(tx, published, name)
+        if existing is not None:
+            tx.run(f"drop {existing} {_q(published)}.{_q(name)}")
+    for name in [m for m in models if m not in views] + views:
+        done[name] = _publish_one(tx, name, audit, published)
+
+
 def publish_audited_marts(
     warehouse: Any,
     models: list[str],
@@ -125,6 +141,7 @@ def publish_audited_marts(
     if not models:
         return {}
     done: dict[str, str] = {}
+    models = list(models)
     if not warehouse.is_postgres:
         import duckdb
 
@@ -135,8 +152,7 @@ def publish_audited_marts(
             tx.run("begin transaction")
             try:
                 tx.run(f"create schema if not exists {_q(published_schema)}")
-                for name in models:
-                    done[name] = _publish_one(tx, name, audit_schema, published_schema)
+                _publish_all(tx, models, audit_schema, published_schema, done)
                 tx.run("commit")
             except BaseException:
                 tx.run("rollback")
@@ -149,8 +165,7 @@ def publish_audited_marts(
         with con, con.cursor() as cur:  # one transaction: commit on success, else rollback
             tx = _Tx(cur)
             tx.run(f"create schema if not exists {_q(published_schema)}")
-            for name in models:
-                done[name] = _publish_one(tx, name, audit_schema, published_schema)
+            _publish_all(tx, models, audit_schema, published_schema, done)
     finally:
         con.close()
     return done

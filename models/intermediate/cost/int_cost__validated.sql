@@ -20,18 +20,6 @@ anthropic_costs as (
 
 ),
 
-gcp_vertex_ai_costs as (
-
-    select * from {{ ref('stg_gcp_vertex_ai__costs') }}
-
-),
-
-azure_openai_costs as (
-
-    select * from {{ ref('stg_azure_openai__costs') }}
-
-),
-
 focus_costs as (
 
     select * from {{ ref('stg_focus__cost_and_usage') }}
@@ -41,6 +29,30 @@ focus_costs as (
 focus_dedicated_sources as (
 
     select * from {{ ref('focus_dedicated_sources') }}
+
+),
+
+opencost_costs as (
+
+    select * from {{ ref('int_opencost__idle_shared') }}
+
+),
+
+aws_bedrock_costs as (
+
+    select * from {{ ref('stg_aws_bedrock__cur_line_items') }}
+
+),
+
+gcp_vertex_ai_costs as (
+
+    select * from {{ ref('stg_gcp_vertex_ai__costs') }}
+
+),
+
+azure_openai_costs as (
+
+    select * from {{ ref('stg_azure_openai__costs') }}
 
 ),
 
@@ -100,6 +112,72 @@ unioned as (
         bucket_start_at,
         {{ conformed_columns() }}
     from anthropic_costs
+
+    union all
+
+    -- OpenCost: one row per allocation × resource, idle shared to namespaces by rule
+    select
+        'opencost' as provider,
+        'raw_opencost.allocations' as source_table,
+        cost_row_key,
+        -- no account in OpenCost: the cluster is the billing scope, the namespace the sub one
+        cluster_id as billing_account_id,
+        kubernetes_namespace as sub_account_id,
+        cast(null as varchar) as api_key_id,
+        cast(null as varchar) as model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        allocation_name as charge_description,
+        '{{ var("opencost_billing_currency", "USD") }}' as billing_currency,
+        cast(null as varchar) as currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        window_start_text as bucket_start_text,
+        window_start_at as bucket_start_at,
+        {{ conformed_columns({
+            'resource_id': 'allocation_name',
+            'tags': 'labels',
+            'kubernetes_namespace': 'kubernetes_namespace',
+            'is_idle': 'is_idle',
+        }) }}
+    from opencost_costs
+
+    union all
+
+    -- AWS Bedrock: CUR 2.0 line items (Cost Explorer is landed for cross-checks only)
+    select
+        'aws_bedrock' as provider,
+        'raw_aws_bedrock.cur_line_items' as source_table,
+        cost_row_key,
+        billing_account_id,
+        sub_account_id,
+        cast(null as varchar) as api_key_id,
+        model,
+        cast(null as varchar) as service_tier,
+        source_token_type,
+        token_type,
+        consumed_unit,
+        charge_description,
+        billing_currency,
+        currency_text,
+        amount_text,
+        consumed_quantity,
+        billed_cost,
+        bucket_start_text,
+        bucket_start_at,
+        {{ conformed_columns({
+            'region_id': 'region_id',
+            'resource_id': 'resource_id',
+            'charge_category': 'charge_category',
+            'tags': 'tags',
+            'principal_id': 'principal_id',
+            'list_cost': 'list_cost',
+            'effective_cost': 'effective_cost',
+        }) }}
+    from aws_bedrock_costs
 
     union all
 

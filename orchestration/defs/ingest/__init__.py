@@ -10,10 +10,12 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.anthropic import anthropic_source
+from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.azure_openai import azure_openai_source
 from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import openai_source
+from ingestion.opencost import opencost_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
@@ -77,10 +79,20 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
 openai_raw = provider_assets("openai", openai_source)
 anthropic_raw = provider_assets("anthropic", anthropic_source)
 focus_raw = provider_assets("focus", focus_source)  # FOCUS exports: whole billing periods
+opencost_raw = provider_assets("opencost", opencost_source)
+aws_bedrock_raw = provider_assets("aws_bedrock", aws_bedrock_source)
 
 gcp_vertex_ai_raw = provider_assets("gcp_vertex_ai", gcp_vertex_ai_source)
 azure_openai_raw = provider_assets("azure_openai", azure_openai_source)
 
 defs = dg.Definitions(
-    assets=[openai_raw, anthropic_raw, focus_raw, gcp_vertex_ai_raw, azure_openai_raw]
+    assets=[
+        openai_raw,
+        anthropic_raw,
+        focus_raw,
+        opencost_raw,
+        aws_bedrock_raw,
+        gcp_vertex_ai_raw,
+        azure_openai_raw,
+    ]
 )
