@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 
-from simulator import opencost
+from simulator import azure_openai, opencost
 from simulator.world import OPENAI_EMBEDDING_MODEL, TEAMS, World
 
 RULE_COLUMNS = (
@@ -194,6 +194,50 @@ def allocation_rule_rows(world: World) -> list[dict]:
         )
     rows.extend(focus_rule_rows())
     rows.extend(opencost.allocation_rule_rows())
+    rows.extend(cloud_ai_rule_rows(world))
+    return rows
+
+
+def cloud_ai_rule_rows(world: World) -> list[dict]:
+    """The cloud AI services: Bedrock by the `team` cost-allocation tag (CUR spells it
+    `user_team`), Vertex AI by the projects' `team` label, Azure OpenAI by the subscription
+    each team runs its accounts in. Untagged Bedrock calls match no rule and stay
+    *unallocated*."""
+    rows = []
+    for team in TEAMS:
+        rows.append(
+            _rule(
+                f"aws-bedrock-tag-team-{team}",
+                team,
+                None,
+                f"Bedrock calls tagged user:team={team} belong to {team}",
+                provider="aws_bedrock",
+                tag_key="user_team",
+                tag_value=team,
+            )
+        )
+        rows.append(
+            _rule(
+                f"gcp-vertex-ai-label-team-{team}",
+                team,
+                None,
+                f"Vertex AI usage of projects labelled team={team} belongs to {team}",
+                provider="gcp_vertex_ai",
+                tag_key="team",
+                tag_value=team,
+            )
+        )
+    for team, subscription in sorted(azure_openai.billing_of(world).subscriptions.items()):
+        rows.append(
+            _rule(
+                f"azure-openai-subscription-{team}",
+                team,
+                None,
+                f"the {team} team's Azure subscription (its Azure OpenAI accounts)",
+                provider="azure_openai",
+                sub_account_id=subscription,
+            )
+        )
     return rows
 
 
