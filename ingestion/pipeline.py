@@ -26,6 +26,8 @@ from ingestion.anthropic import anthropic_source
 from ingestion.common import MissingCredentials, ProviderAPIError
 from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
 from ingestion.openai import openai_source
+from ingestion.telemetry import DIR_ENV as TELEMETRY_DIR_ENV
+from ingestion.telemetry import telemetry_source
 
 log = logging.getLogger("ingestion")
 
@@ -35,6 +37,7 @@ ProgressCallback = Callable[[str, str, int], None]
 PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "openai": (openai_source, OPENAI_KEY_ENV),
     "anthropic": (anthropic_source, ANTHROPIC_KEY_ENV),
+    "telemetry": (telemetry_source, TELEMETRY_DIR_ENV),  # app LLM-call files (a folder)
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 
