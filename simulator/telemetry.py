@@ -16,7 +16,7 @@ Ground truth (`truth_cost_frame`): true cost of every call = its tokens × the w
 (the same integer pico-dollar prices the cost endpoints are computed from), summed per day ×
 provider × team × application × feature × prompt template, with flags for untagged and missing.
 Anthropic calls of the long-context stream carry > 200k input tokens (priced as long
-context); every other Sonnet call stays at or below 200k, as the real API prices them.
+context); every other Anthropic call stays at or below 200k, as the real API prices them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import pyarrow.compute as pc
 
 from simulator.ownership import EVEN_EMBEDDING_TEAMS, FIXED_EMBEDDING_SPLIT, SANDBOX_TEAMS
 from simulator.world import (
-    ANTHROPIC_MODELS,
     ANTHROPIC_PRICES,
     CONTEXT_WINDOWS,
     OPENAI_EMBEDDING_MODEL,
@@ -340,11 +339,10 @@ class TelemetrySim:
         base = np.maximum(1, np.rint(self.calls_per_stream_day * rng.uniform(0.6, 1.4, n_s)))
         is_an = (s["provider"] == "anthropic").to_numpy()
         is_long = (s["context_window"] == CONTEXT_WINDOWS[1]).to_numpy()
-        has_long_price = np.array([m == ANTHROPIC_MODELS[0] for m in s["model"]])
-        # Sonnet calls stay at or below 200k input (else they would be priced long context);
-        # long-context calls carry well above 200k each
+        # Anthropic calls stay at or below 200k input (the context limit of most models, and
+        # above it Sonnet is priced as long context); long-context calls carry well above 200k
         short_min = np.ceil(total_in / 140_000)
-        n = np.where(is_an & has_long_price & ~is_long, np.maximum(base, short_min), base)
+        n = np.where(is_an & ~is_long, np.maximum(base, short_min), base)
         n = np.where(is_long, np.maximum(1, total_in // 400_000), n).astype(np.int64)
         stream = np.repeat(np.arange(n_s), n)
         starts = np.concatenate([[0], np.cumsum(n)[:-1]])
