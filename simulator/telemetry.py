@@ -147,8 +147,12 @@ class TelemetrySim:
         untagged_fraction: float = 0.0,
         missing_fraction: float = 0.0,
         seed: int | None = None,
+        days: tuple[int, int] | None = None,
     ) -> None:
+        """`days` = (first, last) day offsets (inclusive) to project only part of the world
+        (the benchmark writes a large world in chunks); default the whole world."""
         self.world = world
+        self.days = days
         self.calls_per_stream_day = int(calls_per_stream_day)
         self.untagged_fraction = float(untagged_fraction)
         self.missing_fraction = float(missing_fraction)
@@ -327,8 +331,11 @@ class TelemetrySim:
     # ------------------------------------------------------------------ calls
     def _build_calls(self) -> pa.Table:
         w = self.world
-        rng = np.random.default_rng([self.seed, 4_0004])
+        first = 0 if self.days is None else self.days[0]
+        rng = np.random.default_rng([self.seed, 4_0004, first])
         s = self._streams()
+        if self.days is not None:
+            s = s[(s["day"] >= self.days[0]) & (s["day"] <= self.days[1])].reset_index(drop=True)
         n_s = len(s)
         total_in = (
             s["input_tokens"]
@@ -391,7 +398,8 @@ class TelemetrySim:
         ).astype(np.int64)
         status = np.where(rng.random(n_calls) < 0.01, "error", "ok")
         conv = np.char.add(
-            np.char.add("conv-", stream.astype(str)), np.char.add("-", (rank // 4).astype(str))
+            np.char.add(f"conv-{first}-", stream.astype(str)),
+            np.char.add("-", (rank // 4).astype(str)),
         )
         end_user = np.char.add(
             np.char.add("user-", np.array([a[:6] for a in application], dtype=str)),
@@ -411,7 +419,7 @@ class TelemetrySim:
             + day.astype("timedelta64[D]")
             + seconds.astype("timedelta64[s]")
         )
-        prefix = f"evt-{self.seed:x}-"
+        prefix = f"evt-{self.seed:x}-" if self.days is None else f"evt-{self.seed:x}-{first}-"
         event_id = np.char.add(prefix, np.char.zfill(np.arange(n_calls).astype(str), 10))
 
         def obj(col: str) -> np.ndarray:

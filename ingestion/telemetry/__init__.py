@@ -16,6 +16,7 @@ Files are parsed to Arrow by Arrow's JSON reader (no Python dict per event).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -30,6 +31,8 @@ import pyarrow.json as pj
 from dlt.sources import DltResource
 
 from ingestion.common import MissingCredentials
+
+log = logging.getLogger("ingestion")
 
 PROVIDER = "telemetry"
 DIR_ENV = "TOKENLEDGER_TELEMETRY_DIR"
@@ -518,8 +521,12 @@ def _resource(fmt: str, directory: str | None) -> DltResource:
     table = FORMAT_TABLES[fmt]
 
     def read_format() -> Iterator[Any]:
-        root = Path(directory or os.environ.get(DIR_ENV) or "")
-        if not str(root) or not root.is_dir():
+        configured = directory or os.environ.get(DIR_ENV)
+        if not configured:  # telemetry not configured (e.g. a Dagster run): nothing to read
+            log.warning("%s is not set: no telemetry files read", DIR_ENV)
+            return
+        root = Path(configured)
+        if not root.is_dir():
             raise MissingCredentials(f"{DIR_ENV} must name a folder of telemetry files ({root})")
         state = dlt.current.resource_state().setdefault("files", {})
         rows_batch: list[pa.Table] = []

@@ -51,6 +51,7 @@ line_usage as (
 
     select
         costs.cost_row_key,
+        usage.model,
         usage.team,
         usage.application,
         usage.feature,
@@ -72,6 +73,7 @@ line_usage as (
         and (costs.service_tier is null or costs.service_tier = usage.service_tier)
     group by
         costs.cost_row_key,
+        usage.model,
         usage.team,
         usage.application,
         usage.feature,
@@ -138,6 +140,7 @@ tagged_shares as (
 
     select
         line_usage.cost_row_key,
+        line_usage.model as call_model,
         case
             when rule_teams.team is not null then line_usage.team
             when line_rule.is_unallocated = 1 and teams.team is not null then line_usage.team
@@ -185,6 +188,7 @@ tagged as (
 
     select
         cost_row_key,
+        call_model,
         team,
         cost_centre,
         application,
@@ -199,6 +203,7 @@ tagged as (
     from tagged_shares
     group by
         cost_row_key,
+        call_model,
         team,
         cost_centre,
         application,
@@ -269,6 +274,7 @@ remainder as (
 
     select
         cost_row_key,
+        cast(null as {{ dbt.type_string() }}) as call_model,
         team,
         cost_centre,
         application,
@@ -295,6 +301,7 @@ placed as (
 
     select
         cost_row_key,
+        call_model,
         team,
         cost_centre,
         application,
@@ -310,6 +317,7 @@ placed as (
     union all
     select
         cost_row_key,
+        call_model,
         team,
         cost_centre,
         application,
@@ -332,7 +340,7 @@ final as (
     select
         -- ids
         {{ surrogate_key([
-            'placed.cost_row_key', 'placed.team', 'placed.cost_centre', 'placed.application',
+            'placed.cost_row_key', 'placed.call_model', 'placed.team', 'placed.cost_centre', 'placed.application',
             'placed.feature', 'placed.prompt_template_id', 'placed.prompt_template_version',
             'placed.allocation_rule_id', 'placed.attribution_method',
         ]) }} as cost_attribution_key,
@@ -343,7 +351,8 @@ final as (
 
         -- dimensions
         costs.provider,
-        costs.model,
+        -- a line without a model (tool charges) takes the model of the calls that made it
+        coalesce(costs.model, placed.call_model) as model,
         costs.token_type,
         costs.service_tier,
         placed.team,

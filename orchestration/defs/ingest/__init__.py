@@ -12,6 +12,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from ingestion.anthropic import anthropic_source
 from ingestion.openai import openai_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
+from ingestion.telemetry import telemetry_source
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
 from tokenledger.warehouse import Warehouse
@@ -73,5 +74,6 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
 
 openai_raw = provider_assets("openai", openai_source)
 anthropic_raw = provider_assets("anthropic", anthropic_source)
+telemetry_raw = provider_assets("telemetry", telemetry_source)  # app LLM-call files
 
-defs = dg.Definitions(assets=[openai_raw, anthropic_raw])
+defs = dg.Definitions(assets=[openai_raw, anthropic_raw, telemetry_raw])
