@@ -63,7 +63,7 @@
         'tokenledger__usage__cache_creation__ephemeral_1h_input_tokens',
         'gen_ai__usage__reasoning_tokens', 'tokenledger__usage__web_search_requests'] -%}
     {%- set litellm_text = ['request_id', 'call_type', 'api_key', 'start_time', 'end_time',
-        'model', 'model_group', 'custom_llm_provider', 'user', 'end_user', 'team_id', 'status',
+        'model', 'model_group', 'custom_llm_provider', 'end_user', 'team_id', 'status',
         'cache_hit', 'metadata__user_api_key_team_alias',
         'metadata__spend_logs_metadata__application', 'metadata__spend_logs_metadata__feature',
         'metadata__spend_logs_metadata__prompt_template_id',
@@ -98,7 +98,7 @@
             {%- endfor -%}
         {%- endif -%}
         {%- if table_name == 'llm_call_events' -%}
-            {%- do columns.append(('latency_ms', 'double')) -%}
+            {%- do columns.append(('latency_ms', 'double precision')) -%}
             {%- for c in event_usage -%}
                 {%- do columns.append(('usage__' ~ c, 'bigint')) -%}
             {%- endfor -%}
@@ -107,7 +107,7 @@
                 {%- do columns.append((c, 'bigint')) -%}
             {%- endfor -%}
         {%- elif table_name == 'litellm_spend_logs' -%}
-            {%- do columns.append(('spend', 'double')) -%}
+            {%- do columns.append(('spend', 'double precision')) -%}
             {%- for c in litellm_int -%}
                 {%- do columns.append((c, 'bigint')) -%}
             {%- endfor -%}

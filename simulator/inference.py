@@ -148,12 +148,13 @@ def message(body: dict) -> dict:
 def handle(path: str, body: dict, headers: Any) -> tuple[int, dict]:
     """(status, JSON body) of an inference request; any key is accepted, none is checked."""
     if path == "/v1/messages":
-        if not headers.get("x-api-key"):
+        # the SDK sends `x-api-key` (older) or `Authorization: Bearer` (newer)
+        if not (headers.get("x-api-key") or headers.get("Authorization")):
             return 401, {
                 "type": "error",
                 "error": {
                     "type": "authentication_error",
-                    "message": "x-api-key header is required",
+                    "message": "x-api-key or Authorization header is required",
                 },
             }
         return 200, message(body)
