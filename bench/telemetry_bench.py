@@ -5,7 +5,7 @@ for 10 M over 100 days) written as telemetry files (untimed), the provider cost 
 and built first (untimed), then, each timed in its own process (peak RSS of that process):
 
 1. full: the telemetry files ingested (dlt → raw_telemetry) and the attribution built and
-   tested (`dbt build --select stg_telemetry__llm_calls+`: staging union, daily usage,
+   tested (`dbt build` of the telemetry staging views and everything downstream: daily usage,
    int_cost__attributed, fct_cost_attributed, fct_unit_economics).
 2. incremental: one more day of files arrives; the same two steps again (only the new files
    are read; the models rebuild).
@@ -96,6 +96,13 @@ from shares where team is not null group by all
 """
 
 
+TELEMETRY_MODELS = (
+    "stg_telemetry__events+",
+    "stg_telemetry__otlp_spans+",
+    "stg_telemetry__litellm_spend_logs+",
+)
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -114,7 +121,7 @@ def phase(args: argparse.Namespace) -> None:
         out["ingest_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         summary = run_dbt(
-            ["build", "--select", "stg_telemetry__llm_calls+"],
+            ["build", "--select", *TELEMETRY_MODELS],
             duckdb_path=db,
             target_path=db.parent / "dbt_target",
             raise_on_failure=False,
@@ -196,8 +203,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     db, telemetry_dir = work / "wh.duckdb", work / "telemetry"
     world = World(seed=42, days=args.days, start=START)
-    streams = len(TelemetrySim(world, days=(0, 0))._streams())  # streams of the world
-    per_stream_day = max(1, round(args.events / (streams * args.days)))
+    stream_days = len(TelemetrySim(world, days=(0, 0))._streams())  # usage rows of the world
+    per_stream_day = max(1, round(args.events / stream_days))
     if args.format == "jsonl":
         for spec in telemetry_module.APPS.values():
             object.__setattr__(spec, "source_format", "jsonl")

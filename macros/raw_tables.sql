@@ -42,7 +42,8 @@
         ],
     } -%}
     {#- app telemetry (ingestion/telemetry): file-based, keyed by source file and line -#}
-    {%- set telemetry_keys = [('_source_file', 'varchar'), ('_line_number', 'bigint')] -%}
+    {%- set telemetry_keys = [('_source_file', 'varchar'), ('_line_number', 'bigint'),
+        ('_loaded_at', 'varchar')] -%}
     {%- set event_text = ['event_id', 'occurred_at', 'provider', 'model', 'api_key_id',
         'sub_account_id', 'service_tier', 'application', 'team', 'feature',
         'prompt_template_id', 'prompt_template_version', 'conversation_id', 'end_user_id',
@@ -75,11 +76,11 @@
     {%- set litellm_int = ['total_tokens', 'prompt_tokens', 'completion_tokens',
         'metadata__usage_object__prompt_tokens', 'metadata__usage_object__completion_tokens',
         'metadata__usage_object__prompt_tokens_details__cached_tokens',
-        'metadata__usage_object__completion_tokens_details__reasoning_tokens',
+        'metadata__usage_object__reasoning_tokens',
         'metadata__usage_object__cache_read_input_tokens',
         'metadata__usage_object__cache_creation_input_tokens',
-        'metadata__usage_object__cache_creation_token_details__ephemeral_5m_input_tokens',
-        'metadata__usage_object__cache_creation_token_details__ephemeral_1h_input_tokens',
+        'metadata__usage_object__cache_creation_5m_input_tokens',
+        'metadata__usage_object__cache_creation_1h_input_tokens',
         'metadata__usage_object__server_tool_use__web_search_requests'] -%}
     {%- set telemetry_tables = {
         'raw_telemetry.llm_call_events': event_text | map('string') | list,

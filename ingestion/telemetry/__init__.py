@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,9 @@ log = logging.getLogger("ingestion")
 PROVIDER = "telemetry"
 DIR_ENV = "TOKENLEDGER_TELEMETRY_DIR"
 SOURCE_FILE = "_source_file"
+LOADED_AT = "_loaded_at"
+"""When the row was read (UTC, sortable text): incremental models rebuild the days of rows
+read after their last build."""
 LINE_NUMBER = "_line_number"
 ROW_KEY = "_row_key"
 QUARANTINE_TABLE = "quarantined_lines"
@@ -322,7 +325,7 @@ def parse_lines(
 
 
 def _quarantine_rows(fmt: str, rel: str, bad: list[tuple[int, str, str]]) -> pa.Table:
-    return pa.table(
+    table = pa.table(
         {
             ROW_KEY: pa.array([f"{rel}#{n}" for n, _, _ in bad], _S),
             "source_format": pa.array([fmt] * len(bad), _S),
@@ -332,6 +335,7 @@ def _quarantine_rows(fmt: str, rel: str, bad: list[tuple[int, str, str]]) -> pa.
             "line": pa.array([t[:MAX_QUARANTINED_LINE_CHARS] for _, _, t in bad], _S),
         }
     )
+    return table.cast(table.schema.set(0, pa.field(ROW_KEY, _S, nullable=False)))
 
 
 def _validate(fmt: str, table: pa.Table, checks: list[tuple[str, pa.Array]]) -> pa.Array:
@@ -454,9 +458,24 @@ def _pivot_attributes(
     return out
 
 
+LITELLM_SHORT_NAMES = {
+    # PostgreSQL identifiers stop at 63 characters: the three longest paths get short names
+    "metadata__usage_object__cache_creation_token_details__ephemeral_5m_input_tokens": (
+        "metadata__usage_object__cache_creation_5m_input_tokens"
+    ),
+    "metadata__usage_object__cache_creation_token_details__ephemeral_1h_input_tokens": (
+        "metadata__usage_object__cache_creation_1h_input_tokens"
+    ),
+    "metadata__usage_object__completion_tokens_details__reasoning_tokens": (
+        "metadata__usage_object__reasoning_tokens"
+    ),
+}
+
+
 def shape_spend_logs(table: pa.Table) -> tuple[pa.Table, pa.Array]:
     """LiteLLM spend logs, flattened (`metadata__usage_object__...`), plus rejection reasons."""
     flat = flatten_struct_table(table)
+    flat = flat.rename_columns([LITELLM_SHORT_NAMES.get(n, n) for n in flat.column_names])
     checks = [
         ("missing request_id", pc.is_null(flat["request_id"])),
         ("missing or invalid startTime", _bad_timestamp(flat["start_time"])),
@@ -467,7 +486,9 @@ def shape_spend_logs(table: pa.Table) -> tuple[pa.Table, pa.Array]:
     return flat, _validate("litellm", flat, checks)
 
 
-def read_file(fmt: str, path: Path, rel: str) -> tuple[pa.Table, pa.Table]:
+def read_file(
+    fmt: str, path: Path, rel: str, loaded_at: str | None = None
+) -> tuple[pa.Table, pa.Table]:
     """One telemetry file → (rows of its format's raw table, quarantined lines)."""
     data = path.read_bytes()
     parsed, numbers, bad = parse_lines(data, SCHEMAS[fmt])
@@ -494,9 +515,11 @@ def read_file(fmt: str, path: Path, rel: str) -> tuple[pa.Table, pa.Table]:
             rows, reason = shape_spend_logs(parsed)
         line_numbers = numbers
         keys = pc.binary_join_element_wise(rel + "#", pc.cast(pa.array(line_numbers), _S), "")
-    rows = rows.append_column(ROW_KEY, keys)
+    rows = rows.append_column(pa.field(ROW_KEY, _S, nullable=False), keys)
     rows = rows.append_column(SOURCE_FILE, pa.array([rel] * rows.num_rows, _S))
     rows = rows.append_column(LINE_NUMBER, pa.array(line_numbers, _I))
+    loaded_at = loaded_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    rows = rows.append_column(LOADED_AT, pa.array([loaded_at] * rows.num_rows, _S))
     invalid = pc.is_valid(reason)
     if pc.any(invalid).as_py():
         bad_rows = rows.filter(invalid)
@@ -529,6 +552,7 @@ def _resource(fmt: str, directory: str | None) -> DltResource:
         if not root.is_dir():
             raise MissingCredentials(f"{DIR_ENV} must name a folder of telemetry files ({root})")
         state = dlt.current.resource_state().setdefault("files", {})
+        loaded_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         rows_batch: list[pa.Table] = []
         quarantine_batch: list[pa.Table] = []
         pending = 0
@@ -538,7 +562,7 @@ def _resource(fmt: str, directory: str | None) -> DltResource:
             seen = [stat.st_size, stat.st_mtime_ns]
             if state.get(rel) == seen:
                 continue
-            rows, quarantined = read_file(fmt, path, rel)
+            rows, quarantined = read_file(fmt, path, rel, loaded_at)
             if rows.num_rows:
                 rows_batch.append(rows)
                 pending += rows.num_rows

@@ -15,9 +15,22 @@ attributed as (
 
 ),
 
-calls as (
+call_counts as (
 
-    select * from {{ ref('stg_telemetry__llm_calls') }}
+    select
+        event_date as charge_date,
+        provider,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        model,
+        request_count,
+        error_count,
+        conversation_count,
+        active_end_user_count,
+        avg_latency_ms
+    from {{ ref('int_telemetry__calls_daily') }}
 
 ),
 
@@ -43,34 +56,6 @@ cost_by_feature as (
         prompt_template_id,
         x_model,
         billing_currency
-
-),
-
-call_counts as (
-
-    select
-        event_date as charge_date,
-        provider,
-        team,
-        application,
-        coalesce(feature, 'unattributed') as feature,
-        coalesce(prompt_template_id, 'unattributed') as prompt_template_id,
-        model,
-        count(*) as request_count,
-        sum(case when status = 'error' then 1 else 0 end) as error_count,
-        count(distinct conversation_id) as conversation_count,
-        count(distinct end_user_id) as active_end_user_count,
-        avg(latency_ms) as avg_latency_ms
-    from calls
-    where team is not null
-    group by
-        event_date,
-        provider,
-        team,
-        application,
-        coalesce(feature, 'unattributed'),
-        coalesce(prompt_template_id, 'unattributed'),
-        model
 
 ),
 

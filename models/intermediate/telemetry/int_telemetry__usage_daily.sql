@@ -1,15 +1,30 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_date',
+    on_schema_change='append_new_columns',
+) }}
 {#-
     Reported telemetry usage per UTC day × provider × project/workspace × API key × model ×
     service tier × context window × team × application × feature × prompt template (+ version)
     × token type: tokens, calls, and the split weight (tokens × tier × context weights of
-    seeds/telemetry_split_weights) the attribution divides a bill line by.
+    seeds/telemetry_split_weights) the attribution divides a bill line by. Incremental: a
+    build recomputes only the days that calls loaded since the last build touch.
 -#}
+
+
+-- depends_on: {{ ref('stg_telemetry__events') }}
+-- depends_on: {{ ref('stg_telemetry__otlp_spans') }}
+-- depends_on: {{ ref('stg_telemetry__litellm_spend_logs') }}
 
 with
 
 calls as (
 
     select * from {{ ref('stg_telemetry__llm_calls') }}
+    {%- if is_incremental() %}
+    where event_date in ({{ telemetry_days_to_rebuild(this) }})
+    {%- endif %}
 
 ),
 
@@ -35,6 +50,7 @@ daily as (
         prompt_template_id,
         prompt_template_version,
         count(*) as call_count,
+        max(load_id) as last_load_id,
         sum(input_tokens) as input_tokens,
         sum(cached_input_tokens) as cached_input_tokens,
         sum(cache_write_tokens) as cache_write_tokens,
@@ -87,6 +103,7 @@ by_token_type as (
         daily.prompt_template_version,
         '{{ token_type }}' as token_type,
         daily.call_count,
+        daily.last_load_id,
         cast(daily.{{ column }} as bigint) as token_quantity
     from daily
     where daily.{{ column }} <> 0

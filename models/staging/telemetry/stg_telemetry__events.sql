@@ -47,7 +47,8 @@ final as (
 
         -- metadata
         _source_file as source_file,
-        _line_number as source_line_number
+        _line_number as source_line_number,
+        _loaded_at as load_id
 
     from source
 

@@ -42,16 +42,17 @@ renamed as (
         ) as cache_read_tokens,
         coalesce(metadata__usage_object__cache_creation_input_tokens, 0) as cache_creation_tokens,
         coalesce(
-            metadata__usage_object__cache_creation_token_details__ephemeral_1h_input_tokens, 0
+            metadata__usage_object__cache_creation_1h_input_tokens, 0
         ) as cache_creation_1h_tokens,
         coalesce(metadata__usage_object__completion_tokens, completion_tokens, 0)
             as output_tokens,
-        coalesce(metadata__usage_object__completion_tokens_details__reasoning_tokens, 0)
+        coalesce(metadata__usage_object__reasoning_tokens, 0)
             as reasoning_tokens,
         coalesce(metadata__usage_object__server_tool_use__web_search_requests, 0)
             as web_search_requests,
         _source_file,
-        _line_number
+        _line_number,
+        _loaded_at
     from source
 
 ),
@@ -103,7 +104,8 @@ final as (
 
         -- metadata
         _source_file as source_file,
-        _line_number as source_line_number
+        _line_number as source_line_number,
+        _loaded_at as load_id
 
     from renamed
 

@@ -40,10 +40,13 @@ ranked as (
 
     select
         unioned.*,
+        -- a copy of an event has its timestamp too: partitioning by day as well lets a filter
+        -- on event_date reach the raw scans (incremental models read only the days they need)
         row_number() over (
-            partition by event_id order by source_file, source_line_number
+            partition by cast(occurred_at as date), event_id
+            order by source_file, source_line_number
         ) as copy_rank,
-        count(*) over (partition by event_id) as duplicate_count
+        count(*) over (partition by cast(occurred_at as date), event_id) as duplicate_count
     from unioned
 
 ),
@@ -95,7 +98,8 @@ final as (
 
         -- metadata
         source_file,
-        source_line_number
+        source_line_number,
+        load_id
 
     from ranked
     where copy_rank = 1

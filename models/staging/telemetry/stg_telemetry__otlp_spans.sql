@@ -41,7 +41,8 @@ renamed as (
         coalesce(gen_ai__usage__reasoning_tokens, 0) as reasoning_tokens,
         coalesce(tokenledger__usage__web_search_requests, 0) as web_search_requests,
         _source_file,
-        _line_number
+        _line_number,
+        _loaded_at
     from source
 
 ),
@@ -91,7 +92,8 @@ final as (
 
         -- metadata
         _source_file as source_file,
-        _line_number as source_line_number
+        _line_number as source_line_number,
+        _loaded_at as load_id
 
     from renamed
 
