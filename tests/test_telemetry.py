@@ -346,3 +346,29 @@ def test_helper_records_real_sdk_responses(world, tmp_path):
     assert json.loads(out.read_text().splitlines()[2])["usage"]["output_tokens"] == m.output_tokens
     with pytest.raises(ValueError, match="never the secret"):
         record_llm_call(msg, path=out, api_key_id="sk-ant-api03-secret")
+
+
+def test_a_secret_key_in_a_key_id_field_never_lands(tmp_path):
+    """An app that logs its key's secret where the key id belongs: the call lands (its tokens
+    still explain the bill) with no key, and the secret is in no column."""
+    from ingestion.telemetry import read_file
+
+    secret = "sk-proj-THISISASECRET"
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        json.dumps(
+            {
+                "event_id": "e1",
+                "occurred_at": "2026-01-05T10:00:00Z",
+                "provider": "openai",
+                "model": "gpt-4o",
+                "api_key_id": secret,
+                "usage": {"input_tokens": 12},
+            }
+        )
+        + "\n"
+    )
+    rows, quarantined = read_file("jsonl", path, "jsonl/app/calls.jsonl")
+    assert rows.num_rows == 1 and quarantined.num_rows == 0
+    assert rows["api_key_id"].to_pylist() == [None]
+    assert secret not in str(rows.to_pylist())

@@ -515,6 +515,7 @@ def read_file(
             rows, reason = shape_spend_logs(parsed)
         line_numbers = numbers
         keys = pc.binary_join_element_wise(rel + "#", pc.cast(pa.array(line_numbers), _S), "")
+    rows = _drop_secrets(rows)
     rows = rows.append_column(pa.field(ROW_KEY, _S, nullable=False), keys)
     rows = rows.append_column(SOURCE_FILE, pa.array([rel] * rows.num_rows, _S))
     rows = rows.append_column(LINE_NUMBER, pa.array(line_numbers, _I))
@@ -530,6 +531,27 @@ def read_file(
             bad.append((number, text, lines[number - 1].decode("utf-8", errors="replace")))
         rows = rows.filter(pc.invert(invalid))
     return rows, _quarantine_rows(fmt, rel, bad)
+
+
+KEY_ID_COLUMNS = (
+    "api_key_id",
+    "tokenledger__api_key_id",
+    "metadata__spend_logs_metadata__provider_api_key_id",
+)
+SECRET_PATTERN = r"^(sk-|sk_|Bearer )"
+
+
+def _drop_secrets(rows: pa.Table) -> pa.Table:
+    """A key *id* column holding what looks like a secret key is nulled: a key's value never
+    reaches a table (the call still counts, as one with an unknown key)."""
+    for name in KEY_ID_COLUMNS:
+        if name in rows.column_names:
+            col = rows[name]
+            secret = pc.fill_null(pc.match_substring_regex(col, SECRET_PATTERN), False)
+            if pc.any(secret).as_py():
+                i = rows.column_names.index(name)
+                rows = rows.set_column(i, name, pc.if_else(secret, pa.scalar(None, _S), col))
+    return rows
 
 
 def telemetry_files(directory: Path, fmt: str) -> list[Path]:
