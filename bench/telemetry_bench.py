@@ -140,7 +140,11 @@ def phase(args: argparse.Namespace) -> None:
     print(json.dumps(out), flush=True)
 
 
-def _run_phase(name: str, db: Path, telemetry_dir: Path) -> dict:
+def _run_phase(
+    name: str, db: Path, telemetry_dir: Path, batch: tuple[date, date] | None = None
+) -> dict:
+    """Run one phase in a child process. `batch` = the UTC days the run is for (what
+    `tokenledger run` passes as TOKENLEDGER_BATCH_START/END: tests check those days)."""
     cmd = [
         sys.executable,
         __file__,
@@ -152,6 +156,8 @@ def _run_phase(name: str, db: Path, telemetry_dir: Path) -> dict:
         str(telemetry_dir),
     ]
     env = dict(os.environ, TOKENLEDGER_TELEMETRY_DIR=str(telemetry_dir), TOKENLEDGER_DUCKDB=str(db))
+    if batch is not None:
+        env.update(TOKENLEDGER_BATCH_START=str(batch[0]), TOKENLEDGER_BATCH_END=str(batch[1]))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode or not lines:
@@ -185,6 +191,12 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--record", action="store_true", help="write bench/RESULTS.md")
+    parser.add_argument(
+        "--reuse-files",
+        action="store_true",
+        help="keep the telemetry files of a previous run in --workdir (the last day is then "
+        "re-written for the incremental phase); the warehouse is rebuilt",
+    )
     parser.add_argument("--phase", default=None)
     parser.add_argument("--db", default=None)
     parser.add_argument("--telemetry-dir", default=None)
@@ -212,8 +224,21 @@ def main() -> None:
         calls_per_stream_day=per_stream_day, untagged_fraction=0.05, missing_fraction=0.02
     )
     t0 = time.perf_counter()
-    events = _write_days(world, sim_kwargs, 0, args.days - 2, telemetry_dir, chunk=10)
-    print(f"wrote {events:,} events ({args.days - 1} days) in {time.perf_counter() - t0:.0f}s")
+    if args.reuse_files and telemetry_dir.is_dir():
+        events = None  # counted by the full phase
+        print("reusing the telemetry files already written")
+    else:
+        events = _write_days(world, sim_kwargs, 0, args.days - 2, telemetry_dir, chunk=10)
+        print(f"wrote {events:,} events ({args.days - 1} days) in {time.perf_counter() - t0:.0f}s")
+    reused = events is None
+    # a fresh warehouse and dlt state (a rebuild from the files)
+    import shutil
+
+    for stale in (db, work / ".dlt_pipelines", work / "dbt_target"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
 
     # the cost side (billed lines, allocation) first, untimed
     server = serve(world)
@@ -232,15 +257,19 @@ def main() -> None:
     server.shutdown()
     print(f"cost side built in {time.perf_counter() - t0:.0f}s")
 
-    full = _run_phase("full", db, telemetry_dir)
+    last_day = START + timedelta(days=args.days - 1)
+    full = _run_phase("full", db, telemetry_dir, (START, last_day))
     print("full", full)
+    if events is None:  # the last day is there already: it is re-stated (re-written) instead
+        sim_kwargs["untagged_fraction"] = 0.05 + 0.01 * (1 + int(time.time()) % 5)
+        events = full["rows"]
     new = _write_days(world, sim_kwargs, args.days - 1, args.days - 1, telemetry_dir, chunk=1)
-    inc = _run_phase("incremental", db, telemetry_dir)
+    inc = _run_phase("incremental", db, telemetry_dir, (last_day, last_day))
     inc["events"] = new
     print("incremental", inc)
     lower = _run_phase("lower_bound", db, telemetry_dir) if args.format == "jsonl" else None
     print("lower bound", lower)
-    total_events = events + new
+    total_events = events if reused else events + new
     lines = [
         BEGIN,
         "## App telemetry: ingest + attribution (`bench/telemetry_bench.py`)",

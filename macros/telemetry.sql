@@ -35,3 +35,4 @@
     {%- endfor -%}
     {{ return(literals | join(', ')) }}
 {%- endmacro %}
+

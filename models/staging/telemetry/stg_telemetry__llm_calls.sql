@@ -28,11 +28,16 @@ spend_logs as (
 
 unioned as (
 
-    select * from events
-    union all
-    select * from spans
-    union all
-    select * from spend_logs
+    select
+        formats.*,
+        cast(formats.occurred_at as date) as event_date
+    from (
+        select * from events
+        union all
+        select * from spans
+        union all
+        select * from spend_logs
+    ) as formats
 
 ),
 
@@ -41,12 +46,13 @@ ranked as (
     select
         unioned.*,
         -- a copy of an event has its timestamp too: partitioning by day as well lets a filter
-        -- on event_date reach the raw scans (incremental models read only the days they need)
+        -- on event_date pass the window to the raw scans (incremental models read only the
+        -- days they need)
         row_number() over (
-            partition by cast(occurred_at as date), event_id
+            partition by event_date, event_id
             order by source_file, source_line_number
         ) as copy_rank,
-        count(*) over (partition by cast(occurred_at as date), event_id) as duplicate_count
+        count(*) over (partition by event_date, event_id) as duplicate_count
     from unioned
 
 ),
@@ -94,7 +100,7 @@ final as (
 
         -- timestamps
         occurred_at,
-        cast(occurred_at as date) as event_date,
+        event_date,
 
         -- metadata
         source_file,
