@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ QUARANTINE_TABLE = "quarantined_lines"
 SUFFIXES = (".jsonl", ".json", ".ndjson")
 MAX_QUARANTINED_LINE_CHARS = 4000
 BATCH_ROWS = 500_000
+PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 MERGE_HINTS: dict[str, Any] = {
     "primary_key": ROW_KEY,
@@ -578,23 +580,36 @@ def _resource(fmt: str, directory: str | None) -> DltResource:
         rows_batch: list[pa.Table] = []
         quarantine_batch: list[pa.Table] = []
         pending = 0
+        todo = []
         for path in telemetry_files(root, fmt):
             rel = path.relative_to(root).as_posix()
             stat = path.stat()
             seen = [stat.st_size, stat.st_mtime_ns]
-            if state.get(rel) == seen:
-                continue
-            rows, quarantined = read_file(fmt, path, rel, loaded_at)
-            if rows.num_rows:
-                rows_batch.append(rows)
-                pending += rows.num_rows
-            if quarantined.num_rows:
-                quarantine_batch.append(quarantined)
-            state[rel] = seen
-            # many small files: hand dlt few large Arrow tables (per-item overhead dominates)
-            if pending >= BATCH_ROWS:
-                yield pa.concat_tables(rows_batch, promote_options="permissive")
-                rows_batch, pending = [], 0
+            if state.get(rel) != seen:
+                todo.append((path, rel, seen))
+        # Arrow's JSON reader releases the GIL: files are parsed on a few threads, in order
+        # (a window of files at a time, so parsed files never pile up ahead of dlt)
+        window = 4 * PARSE_THREADS
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+            parsed = (
+                result
+                for lo in range(0, len(todo), window)
+                for result in pool.map(
+                    lambda item: read_file(fmt, item[0], item[1], loaded_at),
+                    todo[lo : lo + window],
+                )
+            )
+            for (_, rel, seen), (rows, quarantined) in zip(todo, parsed, strict=True):
+                if rows.num_rows:
+                    rows_batch.append(rows)
+                    pending += rows.num_rows
+                if quarantined.num_rows:
+                    quarantine_batch.append(quarantined)
+                state[rel] = seen
+                # many small files: hand dlt few large Arrow tables (per-item overhead dominates)
+                if pending >= BATCH_ROWS:
+                    yield pa.concat_tables(rows_batch, promote_options="permissive")
+                    rows_batch, pending = [], 0
         if rows_batch:
             yield pa.concat_tables(rows_batch, promote_options="permissive")
         if quarantine_batch:
