@@ -36,6 +36,8 @@ from ingestion.openai import ADMIN_KEY_ENV as OPENAI_KEY_ENV
 from ingestion.openai import openai_source
 from ingestion.opencost import BASE_URL_ENV as OPENCOST_URL_ENV
 from ingestion.opencost import opencost_source
+from ingestion.telemetry import DIR_ENV as TELEMETRY_DIR_ENV
+from ingestion.telemetry import telemetry_source
 
 log = logging.getLogger("ingestion")
 
@@ -50,6 +52,7 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "azure_openai": (azure_openai_source, AZURE_OPENAI_TOKEN_ENV),
     "opencost": (opencost_source, OPENCOST_URL_ENV),  # no key: configured by its URL
     "aws_bedrock": (aws_bedrock_source, AWS_BEDROCK_ENV),
+    "telemetry": (telemetry_source, TELEMETRY_DIR_ENV),  # app LLM-call files (a folder)
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 

@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
-from simulator import opencost
+from simulator import inference, opencost
+from simulator.inference import PATHS as INFERENCE_PATHS
 from simulator.world import DAY_SECONDS, Table, World
 
 OPENAI_KEY_PREFIX = "sk-admin-"
@@ -642,6 +643,10 @@ class Handler(BaseHTTPRequestHandler):
             body = self._read_json()
             if body.get("provider") == opencost.PROVIDER:  # simulator/opencost.py
                 return self._send(200, json.dumps(opencost.control(state.world, path, body)))
+            if path in INFERENCE_PATHS:  # the apps' own calls (tokenledger.telemetry tests)
+                status, answer = inference.handle(path, body, self.headers)
+                return self._send(status, json.dumps(answer), self._provider_headers(
+                    "anthropic" if path == "/v1/messages" else "openai"))
             if path == "/_sim/faults":
                 faults = Faults.from_json(body)
                 with state.lock:

@@ -51,6 +51,18 @@ def configure_env_for(server, exports_dir: Path | None = None) -> None:
         os.environ["OPENCOST_BASE_URL"] = server.url
     if "aws_bedrock" in server.world.providers:
         _serve_aws_bedrock(server)
+    if exports_dir is not None:
+        # app telemetry: the world's apps report their LLM calls as files (three formats)
+        from ingestion.telemetry import DIR_ENV
+        from simulator.telemetry import DEMO_MISSING_FRACTION, DEMO_UNTAGGED_FRACTION, TelemetrySim
+
+        telemetry_dir = Path(exports_dir) / "telemetry"
+        TelemetrySim(
+            server.world,
+            untagged_fraction=DEMO_UNTAGGED_FRACTION,
+            missing_fraction=DEMO_MISSING_FRACTION,
+        ).write(telemetry_dir)
+        os.environ[DIR_ENV] = str(telemetry_dir)
 
 
 def aws_bedrock_env(server, bucket) -> dict[str, str]:

@@ -17,6 +17,7 @@ from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import openai_source
 from ingestion.opencost import opencost_source
 from ingestion.pipeline import PIPELINES_DIRNAME, make_pipeline
+from ingestion.telemetry import telemetry_source
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
 from tokenledger.warehouse import Warehouse
@@ -81,9 +82,9 @@ anthropic_raw = provider_assets("anthropic", anthropic_source)
 focus_raw = provider_assets("focus", focus_source)  # FOCUS exports: whole billing periods
 opencost_raw = provider_assets("opencost", opencost_source)
 aws_bedrock_raw = provider_assets("aws_bedrock", aws_bedrock_source)
-
 gcp_vertex_ai_raw = provider_assets("gcp_vertex_ai", gcp_vertex_ai_source)
 azure_openai_raw = provider_assets("azure_openai", azure_openai_source)
+telemetry_raw = provider_assets("telemetry", telemetry_source)  # app LLM-call files
 
 defs = dg.Definitions(
     assets=[
@@ -94,5 +95,6 @@ defs = dg.Definitions(
         aws_bedrock_raw,
         gcp_vertex_ai_raw,
         azure_openai_raw,
+        telemetry_raw,
     ]
 )

@@ -1,0 +1,315 @@
+"""Benchmark: app telemetry ingested and attributed at scale, against a hand-written lower bound.
+
+A simulator world of `--days` days whose apps make about `--events` LLM calls (100,000 a day
+for 10 M over 100 days) written as telemetry files (untimed), the provider cost side ingested
+and built first (untimed), then, each timed in its own process (peak RSS of that process):
+
+1. full: the telemetry files ingested (dlt → raw_telemetry) and the attribution built and
+   tested (`dbt build` of the telemetry staging views and everything downstream: daily usage,
+   int_cost__attributed, fct_cost_attributed, fct_unit_economics).
+2. incremental: one more day of files arrives; the same two steps again (only the new files
+   are read; the models rebuild).
+3. lower bound: one hand-written DuckDB query computing the same attribution (per bill line:
+   coverage × split weight share, straight from the JSONL files with read_json) into a table.
+
+Pricing (usage × price catalogue) belongs to the `pricing` work; its hook is the split weight
+of int_telemetry__usage_daily (a call's estimated cost can replace tokens × tier weight).
+
+    .venv/bin/python bench/telemetry_bench.py --events 10000000 --days 100
+    .venv/bin/python bench/telemetry_bench.py --events 300000 --days 30      # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+START = date(2025, 1, 1)
+RESULTS = ROOT / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- telemetry-bench:begin -->", "<!-- telemetry-bench:end -->"
+
+LOWER_BOUND_SQL = """
+create or replace table bench_lower_bound as
+with calls as (
+    select provider, cast(occurred_at as timestamptz)::date as event_date, sub_account_id,
+        api_key_id, model, service_tier, team, feature, prompt_template_id,
+        usage.input_tokens + usage.cached_input_tokens + usage.cache_write_5m_tokens
+            + usage.cache_write_1h_tokens as all_input,
+        usage.input_tokens as i, usage.cached_input_tokens as ci, usage.cache_write_tokens as cw,
+        usage.cache_write_5m_tokens as c5, usage.cache_write_1h_tokens as c1,
+        usage.output_tokens as o, usage.web_search_requests as ws
+    from read_json('{files}', format='newline_delimited', columns={{
+        provider: 'VARCHAR', occurred_at: 'VARCHAR', sub_account_id: 'VARCHAR',
+        api_key_id: 'VARCHAR', model: 'VARCHAR', service_tier: 'VARCHAR', team: 'VARCHAR',
+        feature: 'VARCHAR', prompt_template_id: 'VARCHAR',
+        usage: 'STRUCT(input_tokens BIGINT, cached_input_tokens BIGINT,
+            cache_write_tokens BIGINT, cache_write_5m_tokens BIGINT,
+            cache_write_1h_tokens BIGINT, output_tokens BIGINT, web_search_requests BIGINT)'}})
+),
+agg as (
+    select provider, event_date, sub_account_id, api_key_id, model, service_tier,
+        case when provider = 'anthropic' and all_input > 200000 then '200k-1M' end as ctx,
+        team, feature, prompt_template_id,
+        sum(i) i, sum(ci) ci, sum(cw) cw, sum(c5) c5, sum(c1) c1, sum(o) o, sum(ws) ws
+    from calls group by all
+),
+long as (
+    unpivot agg on i as 'input', ci as 'cached_input', cw as 'cache_write',
+        c5 as 'cache_write_5m', c1 as 'cache_write_1h', o as 'output', ws as 'web_search'
+    into name token_type value q
+),
+weighted as (
+    select long.*, q * case when service_tier = 'batch' then 0.5 else 1 end
+        * case when ctx is null then 1 when token_type = 'output' then 1.5 else 2 end as w
+    from long where q <> 0
+),
+lines as (select * from intermediate.int_cost__unioned),
+joined as (
+    select lines.cost_row_key, lines.billed_cost, lines.consumed_quantity, weighted.team,
+        weighted.feature, weighted.prompt_template_id, weighted.q, weighted.w
+    from lines join weighted on lines.provider = weighted.provider
+        and lines.charge_date = weighted.event_date and lines.token_type = weighted.token_type
+        and lines.sub_account_id is not distinct from weighted.sub_account_id
+        and (lines.api_key_id is null or lines.api_key_id = weighted.api_key_id)
+        and (lines.model is null or lines.model = weighted.model)
+        and (lines.service_tier is null or lines.service_tier = weighted.service_tier)
+),
+shares as (
+    select *, least(1.0, sum(q) over (partition by cost_row_key) / nullif(consumed_quantity, 0))
+        * w / sum(w) over (partition by cost_row_key) as share
+    from joined
+)
+select cost_row_key, team, feature, prompt_template_id,
+    sum(billed_cost * share) as attributed_cost
+from shares where team is not null group by all
+"""
+
+
+TELEMETRY_MODELS = (
+    "stg_telemetry__events+",
+    "stg_telemetry__otlp_spans+",
+    "stg_telemetry__litellm_spend_logs+",
+)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase(args: argparse.Namespace) -> None:
+    """One timed phase in this process; prints a JSON line of figures."""
+    from ingestion.pipeline import run_ingestion
+    from tokenledger.dbt import run_dbt
+
+    db = Path(args.db)
+    out: dict = {"phase": args.phase}
+    t0 = time.perf_counter()
+    if args.phase in ("full", "incremental"):
+        landed = run_ingestion(None, None, db, providers=["telemetry"])
+        out["rows"] = sum(landed["rows"].values())
+        out["ingest_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        summary = run_dbt(
+            ["build", "--select", *TELEMETRY_MODELS],
+            duckdb_path=db,
+            target_path=db.parent / "dbt_target",
+            raise_on_failure=False,
+        )
+        out["dbt_s"] = time.perf_counter() - t1
+        out["dbt_ok"] = summary.success
+    else:
+        import duckdb
+
+        files = str(Path(args.telemetry_dir) / "jsonl" / "**" / "*.jsonl")
+        con = duckdb.connect(str(db))
+        con.execute(LOWER_BOUND_SQL.format(files=files))
+        con.close()
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mb"] = _peak_mb()
+    print(json.dumps(out), flush=True)
+
+
+def _run_phase(
+    name: str, db: Path, telemetry_dir: Path, batch: tuple[date, date] | None = None
+) -> dict:
+    """Run one phase in a child process. `batch` = the UTC days the run is for (what
+    `tokenledger run` passes as TOKENLEDGER_BATCH_START/END: tests check those days)."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--phase",
+        name,
+        "--db",
+        str(db),
+        "--telemetry-dir",
+        str(telemetry_dir),
+    ]
+    env = dict(os.environ, TOKENLEDGER_TELEMETRY_DIR=str(telemetry_dir), TOKENLEDGER_DUCKDB=str(db))
+    if batch is not None:
+        env.update(TOKENLEDGER_BATCH_START=str(batch[0]), TOKENLEDGER_BATCH_END=str(batch[1]))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"phase {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def _write_days(world, sim_kwargs: dict, first: int, last: int, directory: Path, chunk: int) -> int:
+    from simulator.telemetry import TelemetrySim
+
+    n = 0
+    for lo in range(first, last + 1, chunk):
+        hi = min(last, lo + chunk - 1)
+        sim = TelemetrySim(world, days=(lo, hi), **sim_kwargs)
+        sim.write(directory)
+        n += sim.reported().num_rows
+        del sim
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=100)
+    parser.add_argument(
+        "--format",
+        choices=("jsonl", "mixed"),
+        default="jsonl",
+        help="jsonl: every app writes plain events (the lower bound reads "
+        "them); mixed: the demo's mix of JSONL / OTLP / LiteLLM",
+    )
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--record", action="store_true", help="write bench/RESULTS.md")
+    parser.add_argument(
+        "--reuse-files",
+        action="store_true",
+        help="keep the telemetry files of a previous run in --workdir (the last day is then "
+        "re-written for the incremental phase); the warehouse is rebuilt",
+    )
+    parser.add_argument("--phase", default=None)
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--telemetry-dir", default=None)
+    args = parser.parse_args()
+    if args.phase:
+        return phase(args)
+
+    from simulator import telemetry as telemetry_module
+    from simulator.server import serve
+    from simulator.telemetry import TelemetrySim
+    from simulator.world import World
+    from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
+    from tokenledger.pipeline import run_pipeline
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="tl_telemetry_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    db, telemetry_dir = work / "wh.duckdb", work / "telemetry"
+    world = World(seed=42, days=args.days, start=START)
+    stream_days = len(TelemetrySim(world, days=(0, 0))._streams())  # usage rows of the world
+    per_stream_day = max(1, round(args.events / stream_days))
+    if args.format == "jsonl":
+        for spec in telemetry_module.APPS.values():
+            object.__setattr__(spec, "source_format", "jsonl")
+    sim_kwargs = dict(
+        calls_per_stream_day=per_stream_day, untagged_fraction=0.05, missing_fraction=0.02
+    )
+    t0 = time.perf_counter()
+    if args.reuse_files and telemetry_dir.is_dir():
+        events = None  # counted by the full phase
+        print("reusing the telemetry files already written")
+    else:
+        events = _write_days(world, sim_kwargs, 0, args.days - 2, telemetry_dir, chunk=10)
+        print(f"wrote {events:,} events ({args.days - 1} days) in {time.perf_counter() - t0:.0f}s")
+    reused = events is None
+    # a fresh warehouse and dlt state (a rebuild from the files)
+    import shutil
+
+    for stale in (db, work / ".dlt_pipelines", work / "dbt_target"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+
+    # the cost side (billed lines, allocation) first, untimed
+    server = serve(world)
+    os.environ.update(
+        OPENAI_ADMIN_KEY=SIM_OPENAI_KEY,
+        OPENAI_BASE_URL=f"{server.url}/v1",
+        ANTHROPIC_ADMIN_KEY=SIM_ANTHROPIC_KEY,
+        ANTHROPIC_BASE_URL=server.url,
+        TOKENLEDGER_DUCKDB=str(db),
+        RUNTIME__DLTHUB_TELEMETRY="false",
+    )
+    os.environ.pop("TOKENLEDGER_TELEMETRY_DIR", None)
+    os.environ.pop("TOKENLEDGER_WAREHOUSE", None)
+    t0 = time.perf_counter()
+    run_pipeline(START, START + timedelta(days=args.days - 1), db)
+    server.shutdown()
+    print(f"cost side built in {time.perf_counter() - t0:.0f}s")
+
+    last_day = START + timedelta(days=args.days - 1)
+    full = _run_phase("full", db, telemetry_dir, (START, last_day))
+    print("full", full)
+    if events is None:  # the last day is there already: it is re-stated (re-written) instead
+        sim_kwargs["untagged_fraction"] = 0.05 + 0.01 * (1 + int(time.time()) % 5)
+        events = full["rows"]
+    new = _write_days(world, sim_kwargs, args.days - 1, args.days - 1, telemetry_dir, chunk=1)
+    inc = _run_phase("incremental", db, telemetry_dir, (last_day, last_day))
+    inc["events"] = new
+    print("incremental", inc)
+    lower = _run_phase("lower_bound", db, telemetry_dir) if args.format == "jsonl" else None
+    print("lower bound", lower)
+    total_events = events if reused else events + new
+    lines = [
+        BEGIN,
+        "## App telemetry: ingest + attribution (`bench/telemetry_bench.py`)",
+        "",
+        f"World seed 42, {args.days} days from {START}, {total_events:,} LLM calls "
+        f"({args.format} files, 5 % untagged, 2 % never reported); {os.cpu_count()} cores "
+        "(shared with other work while measured). Each phase in its own process; peak = that "
+        "process's max RSS. Pricing is not included (another stage; hook: the split weight). "
+        f"Reproduce: `.venv/bin/python bench/telemetry_bench.py --events {args.events} "
+        f"--days {args.days}`.",
+        "",
+        "| phase | events read | ingest s | dbt build s | total s | peak MB |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| full (all history) | {full['rows']:,} | {full['ingest_s']:.1f} | "
+        f"{full['dbt_s']:.1f} | {full['seconds']:.1f} | {full['peak_mb']:.0f} |",
+        f"| incremental (one new day) | {inc['rows']:,} | {inc['ingest_s']:.1f} | "
+        f"{inc['dbt_s']:.1f} | {inc['seconds']:.1f} | {inc['peak_mb']:.0f} |",
+    ]
+    if lower:
+        lines.append(
+            f"| lower bound: one DuckDB query over the same JSONL files | {total_events:,} | "
+            f"– | – | {lower['seconds']:.1f} | {lower['peak_mb']:.0f} |"
+        )
+        lines += [
+            "",
+            f"Ratio full / lower bound: **{full['seconds'] / lower['seconds']:.1f}×**; "
+            f"incremental / full: **{100 * inc['seconds'] / full['seconds']:.0f} %**.",
+        ]
+    lines.append(END)
+    text = "\n".join(lines)
+    print(text)
+    if args.record:
+        current = RESULTS.read_text()
+        if BEGIN in current:
+            head, rest = current.split(BEGIN, 1)
+            current = head + text + rest.split(END, 1)[1]
+        else:
+            current = current.rstrip("\n") + "\n\n" + text + "\n"
+        RESULTS.write_text(current)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,632 @@
+"""dlt source for app LLM-call telemetry files: plain JSONL events, OTLP JSON GenAI spans and
+LiteLLM spend logs, read incrementally from one folder.
+
+Business purpose: provider bills know projects and keys, not features; apps report one event
+per LLM call with their tags. This lands those events raw (each format's own field names) so
+dbt can split billed cost down to team, feature and prompt template. Grain: one row per
+reported call (per GenAI span for OTLP). See README.md beside this file.
+
+Layout: `$TOKENLEDGER_TELEMETRY_DIR/<format>/**/*.jsonl` (also `*.json`, `*.ndjson`) with
+format one of `jsonl`, `otlp`, `litellm`. A file already loaded (same size and mtime) is not
+re-read; a re-written file replaces all its rows (merge scope `_source_file`); a line that is
+not valid JSON or not a valid event is quarantined with its reason in `quarantined_lines`.
+Files are parsed to Arrow by Arrow's JSON reader (no Python dict per event).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from dlt.sources import DltResource
+
+from ingestion.common import MissingCredentials
+
+log = logging.getLogger("ingestion")
+
+PROVIDER = "telemetry"
+DIR_ENV = "TOKENLEDGER_TELEMETRY_DIR"
+SOURCE_FILE = "_source_file"
+LOADED_AT = "_loaded_at"
+"""When the row was read (UTC, sortable text): incremental models rebuild the days of rows
+read after their last build."""
+LINE_NUMBER = "_line_number"
+ROW_KEY = "_row_key"
+QUARANTINE_TABLE = "quarantined_lines"
+SUFFIXES = (".jsonl", ".json", ".ndjson")
+MAX_QUARANTINED_LINE_CHARS = 4000
+BATCH_ROWS = 500_000
+PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+MERGE_HINTS: dict[str, Any] = {
+    "primary_key": ROW_KEY,
+    "write_disposition": {
+        "disposition": "merge",
+        "strategy": "delete-insert",
+        # a re-read file replaces every row it produced before (hash semi-join, see common.py)
+        "destination_scope": f"{SOURCE_FILE} IN (SELECT {SOURCE_FILE} FROM {{staging_table}})",
+        "deduplicated": True,
+    },
+}
+
+_S, _I, _F = pa.string(), pa.int64(), pa.float64()
+
+# ----------------------------------------------------------------------------- schemas
+EVENT_USAGE = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "web_search_requests",
+)
+EVENT_FIELDS = (
+    "event_id",
+    "occurred_at",
+    "provider",
+    "model",
+    "api_key_id",
+    "sub_account_id",
+    "service_tier",
+    "application",
+    "team",
+    "feature",
+    "prompt_template_id",
+    "prompt_template_version",
+    "conversation_id",
+    "end_user_id",
+    "status",
+)
+EVENT_SCHEMA = pa.schema(
+    [pa.field(f, _S) for f in EVENT_FIELDS]
+    + [pa.field("latency_ms", _F), pa.field("usage", pa.struct([(u, _I) for u in EVENT_USAGE]))]
+)
+
+_ANY_VALUE = pa.struct(
+    [("stringValue", _S), ("intValue", _S), ("doubleValue", _F), ("boolValue", pa.bool_())]
+)
+_ATTRS = pa.list_(pa.struct([("key", _S), ("value", _ANY_VALUE)]))
+OTLP_SCHEMA = pa.schema(
+    [
+        pa.field(
+            "resourceSpans",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("resource", pa.struct([("attributes", _ATTRS)])),
+                        (
+                            "scopeSpans",
+                            pa.list_(
+                                pa.struct(
+                                    [
+                                        ("scope", pa.struct([("name", _S), ("version", _S)])),
+                                        (
+                                            "spans",
+                                            pa.list_(
+                                                pa.struct(
+                                                    [
+                                                        ("traceId", _S),
+                                                        ("spanId", _S),
+                                                        ("name", _S),
+                                                        ("startTimeUnixNano", _S),
+                                                        ("endTimeUnixNano", _S),
+                                                        ("attributes", _ATTRS),
+                                                        (
+                                                            "status",
+                                                            pa.struct(
+                                                                [("code", _I), ("message", _S)]
+                                                            ),
+                                                        ),
+                                                    ]
+                                                )
+                                            ),
+                                        ),
+                                    ]
+                                )
+                            ),
+                        ),
+                    ]
+                )
+            ),
+        )
+    ]
+)
+OTLP_STRING_ATTRIBUTES = (
+    "gen_ai.operation.name",
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.response.id",
+    "gen_ai.conversation.id",
+    "user.id",
+    "enduser.id",
+    "tokenledger.api_key_id",
+    "tokenledger.sub_account_id",
+    "tokenledger.service_tier",
+    "tokenledger.team",
+    "tokenledger.feature",
+    "tokenledger.prompt_template.id",
+    "tokenledger.prompt_template.version",
+    "tokenledger.application",
+)
+OTLP_INT_ATTRIBUTES = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "tokenledger.usage.cache_creation.ephemeral_1h_input_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "tokenledger.usage.web_search_requests",
+)
+
+LITELLM_TOP = (
+    ("request_id", _S),
+    ("call_type", _S),
+    ("api_key", _S),
+    ("spend", _F),
+    ("total_tokens", _I),
+    ("prompt_tokens", _I),
+    ("completion_tokens", _I),
+    ("startTime", _S),
+    ("endTime", _S),
+    ("model", _S),
+    ("model_group", _S),
+    ("custom_llm_provider", _S),
+    ("user", _S),
+    ("end_user", _S),
+    ("team_id", _S),
+    ("status", _S),
+    ("cache_hit", _S),
+)
+LITELLM_SPEND_META = (
+    "application",
+    "feature",
+    "prompt_template_id",
+    "prompt_template_version",
+    "conversation_id",
+    "provider_api_key_id",
+    "provider_sub_account_id",
+    "service_tier",
+    "team",
+)
+LITELLM_SCHEMA = pa.schema(
+    [pa.field(n, t) for n, t in LITELLM_TOP]
+    + [
+        pa.field(
+            "metadata",
+            pa.struct(
+                [
+                    ("user_api_key_team_alias", _S),
+                    ("spend_logs_metadata", pa.struct([(m, _S) for m in LITELLM_SPEND_META])),
+                    (
+                        "usage_object",
+                        pa.struct(
+                            [
+                                ("prompt_tokens", _I),
+                                ("completion_tokens", _I),
+                                ("prompt_tokens_details", pa.struct([("cached_tokens", _I)])),
+                                (
+                                    "completion_tokens_details",
+                                    pa.struct([("reasoning_tokens", _I)]),
+                                ),
+                                ("cache_read_input_tokens", _I),
+                                ("cache_creation_input_tokens", _I),
+                                (
+                                    "cache_creation_token_details",
+                                    pa.struct(
+                                        [
+                                            ("ephemeral_5m_input_tokens", _I),
+                                            ("ephemeral_1h_input_tokens", _I),
+                                        ]
+                                    ),
+                                ),
+                                ("server_tool_use", pa.struct([("web_search_requests", _I)])),
+                            ]
+                        ),
+                    ),
+                ]
+            ),
+        )
+    ]
+)
+
+FORMAT_TABLES = {"jsonl": "llm_call_events", "otlp": "otlp_spans", "litellm": "litellm_spend_logs"}
+SCHEMAS = {"jsonl": EVENT_SCHEMA, "otlp": OTLP_SCHEMA, "litellm": LITELLM_SCHEMA}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _snake(name: str) -> str:
+    """Column name of an attribute / camelCase field: dots → `__`, camelCase → snake_case."""
+    out = []
+    for ch in name.replace(".", "__"):
+        if ch.isupper():
+            out.append("_" + ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def flatten_struct_table(table: pa.Table) -> pa.Table:
+    """Nested struct columns → `parent__child` columns (dlt's naming), recursively."""
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        cols, names = [], []
+        for name, col in zip(table.column_names, table.columns, strict=True):
+            if pa.types.is_struct(col.type):
+                for i, field in enumerate(col.type):
+                    names.append(f"{name}__{_snake(field.name)}")
+                    cols.append(pc.struct_field(col, [i]))
+            else:
+                names.append(_snake(name))
+                cols.append(col)
+        table = pa.table(cols, names=names)
+    return table.rename_columns([_snake(n) for n in table.column_names])
+
+
+def _read_json(data: bytes, schema: pa.Schema) -> pa.Table:
+    return pj.read_json(
+        pa.BufferReader(data),
+        read_options=pj.ReadOptions(block_size=1 << 26, use_threads=False),
+        parse_options=pj.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False
+        ),
+    )
+
+
+def parse_lines(
+    data: bytes, schema: pa.Schema
+) -> tuple[pa.Table, np.ndarray, list[tuple[int, str, str]]]:
+    """Parse JSON lines against `schema`: (rows, their 1-based line numbers, bad lines).
+
+    The whole file goes through Arrow's reader at once; only when that fails is it read line
+    by line to find and quarantine the lines that are not JSON objects of the schema.
+    """
+    lines = data.split(b"\n")
+    numbers = np.array([i + 1 for i, line in enumerate(lines) if line.strip()], dtype=np.int64)
+    try:
+        return _read_json(data, schema), numbers, []
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    good: list[bytes] = []
+    good_numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        text = line.decode("utf-8", errors="replace")
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            bad.append((number, f"invalid JSON: {exc}", text))
+            continue
+        if not isinstance(value, dict):
+            bad.append((number, "not a JSON object", text))
+            continue
+        try:
+            _read_json(line, schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            bad.append((number, f"does not match the format's schema: {exc}", text))
+            continue
+        good.append(line)
+        good_numbers.append(number)
+    table = _read_json(b"\n".join(good), schema) if good else schema.empty_table()
+    return table, np.array(good_numbers, dtype=np.int64), bad
+
+
+def _quarantine_rows(fmt: str, rel: str, bad: list[tuple[int, str, str]]) -> pa.Table:
+    table = pa.table(
+        {
+            ROW_KEY: pa.array([f"{rel}#{n}" for n, _, _ in bad], _S),
+            "source_format": pa.array([fmt] * len(bad), _S),
+            SOURCE_FILE: pa.array([rel] * len(bad), _S),
+            LINE_NUMBER: pa.array([n for n, _, _ in bad], _I),
+            "reason": pa.array([r for _, r, _ in bad], _S),
+            "line": pa.array([t[:MAX_QUARANTINED_LINE_CHARS] for _, _, t in bad], _S),
+        }
+    )
+    return table.cast(table.schema.set(0, pa.field(ROW_KEY, _S, nullable=False)))
+
+
+def _validate(fmt: str, table: pa.Table, checks: list[tuple[str, pa.Array]]) -> pa.Array:
+    """A per-row reason (null = valid) from (reason, failing-mask) checks, first one wins."""
+    reason = pa.nulls(table.num_rows, _S)
+    for text, mask in reversed(checks):
+        reason = pc.if_else(pc.fill_null(mask, False), text, reason)
+    return reason
+
+
+def _is_negative(col: pa.Array) -> pa.Array:
+    return pc.less(col, 0)
+
+
+def _bad_timestamp(col: pa.Array) -> pa.Array:
+    """Text that is not an ISO 8601 / RFC 3339 timestamp."""
+    ok = pc.match_substring_regex(
+        col, r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+    )
+    return pc.invert(pc.fill_null(ok, False))
+
+
+def shape_events(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """Plain events: flattened (`usage__*`), plus the reason each invalid row is rejected."""
+    flat = flatten_struct_table(table)
+    checks = [
+        ("missing event_id", pc.is_null(flat["event_id"])),
+        ("missing or invalid occurred_at", _bad_timestamp(flat["occurred_at"])),
+        ("missing provider", pc.is_null(flat["provider"])),
+        ("missing model", pc.is_null(flat["model"])),
+    ] + [(f"negative usage.{u}", _is_negative(flat[f"usage__{u}"])) for u in EVENT_USAGE]
+    return flat, _validate("jsonl", flat, checks)
+
+
+def shape_spans(table: pa.Table) -> tuple[pa.Table, np.ndarray, pa.Array]:
+    """OTLP requests → one row per GenAI span (spans without `gen_ai.*` are not LLM calls and
+    are skipped), attributes pivoted to columns; returns (spans, their line index, reasons)."""
+    rs = table["resourceSpans"].combine_chunks()
+    rs_line = pc.list_parent_indices(rs).to_numpy()
+    rs_flat = pc.list_flatten(rs)
+    service = _pivot_attributes(
+        pc.struct_field(pc.struct_field(rs_flat, [0]), [0]), len(rs_flat), ("service.name",), ()
+    )["service.name"]
+    ss = pc.struct_field(rs_flat, [1])
+    ss_parent = pc.list_parent_indices(ss).to_numpy()
+    ss_flat = pc.list_flatten(ss)
+    spans_list = pc.struct_field(ss_flat, [1])
+    sp_parent = pc.list_parent_indices(spans_list).to_numpy()
+    spans = pc.list_flatten(spans_list)
+    span_rs = ss_parent[sp_parent]
+    n = len(spans)
+    attrs = _pivot_attributes(
+        pc.struct_field(spans, [5]), n, OTLP_STRING_ATTRIBUTES, OTLP_INT_ATTRIBUTES
+    )
+    status = pc.struct_field(spans, [6])
+    cols: dict[str, pa.Array] = {
+        "trace_id": pc.struct_field(spans, [0]),
+        "span_id": pc.struct_field(spans, [1]),
+        "name": pc.struct_field(spans, [2]),
+        "start_time_unix_nano": pc.cast(pc.struct_field(spans, [3]), _I, safe=False)
+        if n
+        else pa.array([], _I),
+        "end_time_unix_nano": pc.cast(pc.struct_field(spans, [4]), _I, safe=False)
+        if n
+        else pa.array([], _I),
+        "status__code": pc.struct_field(status, [0]),
+        "status__message": pc.struct_field(status, [1]),
+        "resource__service__name": pc.take(service, pa.array(span_rs, _I)),
+    }
+    for key, values in attrs.items():
+        cols[_snake(key)] = values
+    out = pa.table(cols)
+    is_genai = pc.or_(
+        pc.is_valid(out["gen_ai__operation__name"]),
+        pc.is_valid(out["gen_ai__usage__input_tokens"]),
+    )
+    keep = np.asarray(is_genai.to_numpy(zero_copy_only=False), dtype=bool)
+    out = out.filter(pa.array(keep))
+    line_index = rs_line[span_rs][keep]
+    checks = [
+        ("missing spanId", pc.is_null(out["span_id"])),
+        ("missing or invalid startTimeUnixNano", pc.is_null(out["start_time_unix_nano"])),
+        (
+            "missing gen_ai.provider.name",
+            pc.and_(pc.is_null(out["gen_ai__provider__name"]), pc.is_null(out["gen_ai__system"])),
+        ),
+        (
+            "missing gen_ai.response.model",
+            pc.and_(
+                pc.is_null(out["gen_ai__response__model"]),
+                pc.is_null(out["gen_ai__request__model"]),
+            ),
+        ),
+    ] + [(f"negative {a}", _is_negative(out[_snake(a)])) for a in OTLP_INT_ATTRIBUTES]
+    return out, line_index, _validate("otlp", out, checks)
+
+
+def _pivot_attributes(
+    attributes: pa.Array, n: int, string_keys: tuple[str, ...], int_keys: tuple[str, ...]
+) -> dict[str, pa.Array]:
+    """OTLP key/value attribute lists → one column per wanted key (null where absent)."""
+    parent = pc.list_parent_indices(attributes).to_numpy()
+    flat = pc.list_flatten(attributes)
+    keys = pc.struct_field(flat, [0])
+    value = pc.struct_field(flat, [1])
+    string_value = pc.struct_field(value, [0])
+    int_value = pc.struct_field(value, [1])
+    out: dict[str, pa.Array] = {}
+    for key in string_keys + int_keys:
+        mask = pc.equal(keys, key).to_numpy(zero_copy_only=False)
+        mask = np.asarray(mask, dtype=bool) if len(mask) else np.zeros(0, dtype=bool)
+        positions = np.full(n, -1, dtype=np.int64)
+        positions[parent[mask]] = np.nonzero(mask)[0]
+        index = pa.array(positions, mask=positions < 0)
+        if key in int_keys:
+            values = pc.take(int_value, index)
+            out[key] = pc.cast(values, _I) if len(values) else pa.array([], _I)
+        else:
+            out[key] = pc.take(string_value, index)
+    return out
+
+
+LITELLM_SHORT_NAMES = {
+    # PostgreSQL identifiers stop at 63 characters: the three longest paths get short names
+    "metadata__usage_object__cache_creation_token_details__ephemeral_5m_input_tokens": (
+        "metadata__usage_object__cache_creation_5m_input_tokens"
+    ),
+    "metadata__usage_object__cache_creation_token_details__ephemeral_1h_input_tokens": (
+        "metadata__usage_object__cache_creation_1h_input_tokens"
+    ),
+    "metadata__usage_object__completion_tokens_details__reasoning_tokens": (
+        "metadata__usage_object__reasoning_tokens"
+    ),
+}
+
+
+def shape_spend_logs(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """LiteLLM spend logs, flattened (`metadata__usage_object__...`), plus rejection reasons."""
+    flat = flatten_struct_table(table)
+    flat = flat.rename_columns([LITELLM_SHORT_NAMES.get(n, n) for n in flat.column_names])
+    checks = [
+        ("missing request_id", pc.is_null(flat["request_id"])),
+        ("missing or invalid startTime", _bad_timestamp(flat["start_time"])),
+        ("missing model", pc.is_null(flat["model"])),
+        ("negative prompt_tokens", _is_negative(flat["prompt_tokens"])),
+        ("negative completion_tokens", _is_negative(flat["completion_tokens"])),
+    ]
+    return flat, _validate("litellm", flat, checks)
+
+
+def read_file(
+    fmt: str, path: Path, rel: str, loaded_at: str | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """One telemetry file → (rows of its format's raw table, quarantined lines)."""
+    data = path.read_bytes()
+    parsed, numbers, bad = parse_lines(data, SCHEMAS[fmt])
+    lines = data.split(b"\n") if bad or fmt == "otlp" else None
+    if fmt == "otlp":
+        rows, line_index, reason = shape_spans(parsed)
+        line_numbers = numbers[line_index] if len(line_index) else np.zeros(0, dtype=np.int64)
+        # span ordinal within its line, for a unique row key
+        ordinal = np.zeros(len(line_numbers), dtype=np.int64)
+        if len(line_numbers):
+            change = np.ones(len(line_numbers), dtype=bool)
+            change[1:] = line_numbers[1:] != line_numbers[:-1]
+            starts = np.nonzero(change)[0]
+            ordinal = np.arange(len(line_numbers)) - np.repeat(
+                starts, np.diff(np.append(starts, len(line_numbers)))
+            )
+        keys = pc.binary_join_element_wise(
+            rel + "#", pc.cast(pa.array(line_numbers), _S), ".", pc.cast(pa.array(ordinal), _S), ""
+        )
+    else:
+        if fmt == "jsonl":
+            rows, reason = shape_events(parsed)
+        else:
+            rows, reason = shape_spend_logs(parsed)
+        line_numbers = numbers
+        keys = pc.binary_join_element_wise(rel + "#", pc.cast(pa.array(line_numbers), _S), "")
+    rows = _drop_secrets(rows)
+    rows = rows.append_column(pa.field(ROW_KEY, _S, nullable=False), keys)
+    rows = rows.append_column(SOURCE_FILE, pa.array([rel] * rows.num_rows, _S))
+    rows = rows.append_column(LINE_NUMBER, pa.array(line_numbers, _I))
+    loaded_at = loaded_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    rows = rows.append_column(LOADED_AT, pa.array([loaded_at] * rows.num_rows, _S))
+    invalid = pc.is_valid(reason)
+    if pc.any(invalid).as_py():
+        bad_rows = rows.filter(invalid)
+        reasons = reason.filter(invalid).to_pylist()
+        if lines is None:
+            lines = data.split(b"\n")
+        for number, text in zip(bad_rows[LINE_NUMBER].to_pylist(), reasons, strict=True):
+            bad.append((number, text, lines[number - 1].decode("utf-8", errors="replace")))
+        rows = rows.filter(pc.invert(invalid))
+    return rows, _quarantine_rows(fmt, rel, bad)
+
+
+KEY_ID_COLUMNS = (
+    "api_key_id",
+    "tokenledger__api_key_id",
+    "metadata__spend_logs_metadata__provider_api_key_id",
+)
+SECRET_PATTERN = r"^(sk-|sk_|Bearer )"
+
+
+def _drop_secrets(rows: pa.Table) -> pa.Table:
+    """A key *id* column holding what looks like a secret key is nulled: a key's value never
+    reaches a table (the call still counts, as one with an unknown key)."""
+    for name in KEY_ID_COLUMNS:
+        if name in rows.column_names:
+            col = rows[name]
+            secret = pc.fill_null(pc.match_substring_regex(col, SECRET_PATTERN), False)
+            if pc.any(secret).as_py():
+                i = rows.column_names.index(name)
+                rows = rows.set_column(i, name, pc.if_else(secret, pa.scalar(None, _S), col))
+    return rows
+
+
+def telemetry_files(directory: Path, fmt: str) -> list[Path]:
+    """The format's files under `directory/<fmt>/`, in a stable order."""
+    root = directory / fmt
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+
+
+def _resource(fmt: str, directory: str | None) -> DltResource:
+    table = FORMAT_TABLES[fmt]
+
+    def read_format() -> Iterator[Any]:
+        configured = directory or os.environ.get(DIR_ENV)
+        if not configured:  # telemetry not configured (e.g. a Dagster run): nothing to read
+            log.warning("%s is not set: no telemetry files read", DIR_ENV)
+            return
+        root = Path(configured)
+        if not root.is_dir():
+            raise MissingCredentials(f"{DIR_ENV} must name a folder of telemetry files ({root})")
+        state = dlt.current.resource_state().setdefault("files", {})
+        loaded_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        rows_batch: list[pa.Table] = []
+        quarantine_batch: list[pa.Table] = []
+        pending = 0
+        todo = []
+        for path in telemetry_files(root, fmt):
+            rel = path.relative_to(root).as_posix()
+            stat = path.stat()
+            seen = [stat.st_size, stat.st_mtime_ns]
+            if state.get(rel) != seen:
+                todo.append((path, rel, seen))
+        # Arrow's JSON reader releases the GIL: files are parsed on a few threads, in order
+        # (a window of files at a time, so parsed files never pile up ahead of dlt)
+        window = 4 * PARSE_THREADS
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+            parsed = (
+                result
+                for lo in range(0, len(todo), window)
+                for result in pool.map(
+                    lambda item: read_file(fmt, item[0], item[1], loaded_at),
+                    todo[lo : lo + window],
+                )
+            )
+            for (_, rel, seen), (rows, quarantined) in zip(todo, parsed, strict=True):
+                if rows.num_rows:
+                    rows_batch.append(rows)
+                    pending += rows.num_rows
+                if quarantined.num_rows:
+                    quarantine_batch.append(quarantined)
+                state[rel] = seen
+                # many small files: hand dlt few large Arrow tables (per-item overhead dominates)
+                if pending >= BATCH_ROWS:
+                    yield pa.concat_tables(rows_batch, promote_options="permissive")
+                    rows_batch, pending = [], 0
+        if rows_batch:
+            yield pa.concat_tables(rows_batch, promote_options="permissive")
+        if quarantine_batch:
+            yield dlt.mark.with_table_name(pa.concat_tables(quarantine_batch), QUARANTINE_TABLE)
+
+    return dlt.resource(read_format, name=table, **MERGE_HINTS)
+
+
+@dlt.source(name=PROVIDER, max_table_nesting=0)
+def telemetry_source(
+    start: date | None = None,
+    end: date | None = None,
+    directory: str | None = dlt.config.value,
+) -> list[DltResource]:
+    """LLM-call telemetry files under `directory` (or `TOKENLEDGER_TELEMETRY_DIR`).
+
+    `start`/`end` are accepted for the pipeline's uniform call and ignored: files are picked by
+    change (new, or size/mtime changed since they were loaded), not by day.
+    """
+    return [_resource(fmt, directory) for fmt in FORMAT_TABLES]

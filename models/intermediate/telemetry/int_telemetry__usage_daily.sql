@@ -1,0 +1,143 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_date',
+    on_schema_change='append_new_columns',
+) }}
+{#-
+    Reported telemetry usage per UTC day × provider × project/workspace × API key × model ×
+    service tier × context window × team × application × feature × prompt template (+ version)
+    × token type: tokens, calls, and the split weight (tokens × tier × context weights of
+    seeds/telemetry_split_weights) the attribution divides a bill line by. Incremental: a
+    build recomputes only the days that calls loaded since the last build touch.
+-#}
+
+
+-- depends_on: {{ ref('stg_telemetry__events') }}
+-- depends_on: {{ ref('stg_telemetry__otlp_spans') }}
+-- depends_on: {{ ref('stg_telemetry__litellm_spend_logs') }}
+
+with
+
+calls as (
+
+    select * from {{ ref('stg_telemetry__llm_calls') }}
+    {%- if is_incremental() %}
+    where event_date in ({{ telemetry_days_to_rebuild(this) }})
+    {%- endif %}
+
+),
+
+weights as (
+
+    select * from {{ ref('telemetry_split_weights') }}
+
+),
+
+daily as (
+
+    select
+        provider,
+        event_date,
+        sub_account_id,
+        api_key_id,
+        model,
+        service_tier,
+        context_window,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        prompt_template_version,
+        count(*) as call_count,
+        max(load_id) as last_load_id,
+        sum(input_tokens) as input_tokens,
+        sum(cached_input_tokens) as cached_input_tokens,
+        sum(cache_write_tokens) as cache_write_tokens,
+        sum(cache_write_5m_tokens) as cache_write_5m_tokens,
+        sum(cache_write_1h_tokens) as cache_write_1h_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(web_search_requests) as web_search_requests
+    from calls
+    group by
+        provider,
+        event_date,
+        sub_account_id,
+        api_key_id,
+        model,
+        service_tier,
+        context_window,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        prompt_template_version
+
+),
+
+{%- set token_columns = [
+    ('input', 'input_tokens'),
+    ('cached_input', 'cached_input_tokens'),
+    ('cache_write', 'cache_write_tokens'),
+    ('cache_write_5m', 'cache_write_5m_tokens'),
+    ('cache_write_1h', 'cache_write_1h_tokens'),
+    ('output', 'output_tokens'),
+    ('web_search', 'web_search_requests'),
+] %}
+
+by_token_type as (
+
+    {%- for token_type, column in token_columns %}
+    select
+        daily.provider,
+        daily.event_date,
+        daily.sub_account_id,
+        daily.api_key_id,
+        daily.model,
+        daily.service_tier,
+        daily.context_window,
+        daily.team,
+        daily.application,
+        daily.feature,
+        daily.prompt_template_id,
+        daily.prompt_template_version,
+        '{{ token_type }}' as token_type,
+        daily.call_count,
+        daily.last_load_id,
+        cast(daily.{{ column }} as bigint) as token_quantity
+    from daily
+    where daily.{{ column }} <> 0
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+final as (
+
+    select
+        by_token_type.*,
+        cast(
+            by_token_type.token_quantity
+            * coalesce(tier_weight.weight, 1)
+            * coalesce(context_weight.weight, 1)
+            as double precision
+        ) as split_weight
+    from by_token_type
+    left join weights as tier_weight
+        on by_token_type.provider = tier_weight.provider
+        and by_token_type.service_tier = tier_weight.service_tier
+        and tier_weight.context_window is null
+    left join weights as context_weight
+        on by_token_type.provider = context_weight.provider
+        and by_token_type.context_window = context_weight.context_window
+        and context_weight.service_tier is null
+        and (
+            context_weight.token_type is null
+            or context_weight.token_type = by_token_type.token_type
+        )
+
+)
+
+select * from final

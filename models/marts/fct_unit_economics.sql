@@ -1,0 +1,113 @@
+{#-
+    Unit economics of AI features: one row per UTC day × provider × team × application ×
+    feature × prompt template × model — attributed cost and what it bought: reported calls,
+    conversations, active end users, and cost per request, per conversation, per active end
+    user and per 1,000 calls. Cost comes from fct_cost_attributed (telemetry-attributed rows
+    only: `unattributed` cost has no calls to divide by); counts from the reported calls.
+-#}
+
+with
+
+attributed as (
+
+    select * from {{ ref('fct_cost_attributed') }}
+    where x_attribution_method = 'telemetry'
+
+),
+
+call_counts as (
+
+    select
+        event_date as charge_date,
+        provider,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        model,
+        request_count,
+        error_count,
+        conversation_count,
+        active_end_user_count,
+        avg_latency_ms
+    from {{ ref('int_telemetry__calls_daily') }}
+
+),
+
+cost_by_feature as (
+
+    select
+        cast(charge_period_start as date) as charge_date,
+        x_provider as provider,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        x_model as model,
+        billing_currency,
+        sum(attributed_cost) as attributed_cost
+    from attributed
+    group by
+        cast(charge_period_start as date),
+        x_provider,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        x_model,
+        billing_currency
+
+),
+
+final as (
+
+    select
+        -- dimensions
+        cost_by_feature.charge_date,
+        cost_by_feature.provider,
+        cost_by_feature.team,
+        cost_by_feature.application,
+        cost_by_feature.feature,
+        cost_by_feature.prompt_template_id,
+        cost_by_feature.model,
+
+        -- quantities
+        cast(coalesce(call_counts.request_count, 0) as bigint) as request_count,
+        cast(coalesce(call_counts.error_count, 0) as bigint) as error_count,
+        cast(coalesce(call_counts.conversation_count, 0) as bigint) as conversation_count,
+        cast(coalesce(call_counts.active_end_user_count, 0) as bigint) as active_end_user_count,
+        call_counts.avg_latency_ms,
+
+        -- money
+        cost_by_feature.attributed_cost,
+        cost_by_feature.billing_currency,
+        cast(
+            cost_by_feature.attributed_cost / nullif(call_counts.request_count, 0)
+            as {{ money_type() }}
+        ) as cost_per_request,
+        cast(
+            cost_by_feature.attributed_cost / nullif(call_counts.conversation_count, 0)
+            as {{ money_type() }}
+        ) as cost_per_conversation,
+        cast(
+            cost_by_feature.attributed_cost / nullif(call_counts.active_end_user_count, 0)
+            as {{ money_type() }}
+        ) as cost_per_active_end_user,
+        cast(
+            cost_by_feature.attributed_cost * 1000 / nullif(call_counts.request_count, 0)
+            as {{ money_type() }}
+        ) as cost_per_1000_calls
+
+    from cost_by_feature
+    left join call_counts
+        on cost_by_feature.charge_date = call_counts.charge_date
+        and cost_by_feature.provider = call_counts.provider
+        and cost_by_feature.team = call_counts.team
+        and cost_by_feature.application = call_counts.application
+        and cost_by_feature.feature = call_counts.feature
+        and cost_by_feature.prompt_template_id = call_counts.prompt_template_id
+        and cost_by_feature.model = call_counts.model
+
+)
+
+select * from final
