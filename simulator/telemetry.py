@@ -115,6 +115,9 @@ APPS: dict[str, AppSpec] = {
         "support-claude", "litellm", _f("support", "reply-draft", "thread-summary")
     ),
     "research-agents": AppSpec("research-agents", "otlp", _f("research", "deep-research")),
+    "research-agents/long": AppSpec(
+        "research-agents", "otlp", _f("research", "long-context-research")
+    ),
     "research-agents/batch": AppSpec(
         "literature-batch", "otlp", _f("research", "literature-batch")
     ),

@@ -36,6 +36,12 @@ context_window_map as (
 
 ),
 
+telemetry_calls as (
+
+    select * from {{ ref('stg_telemetry__llm_calls') }}
+
+),
+
 token_lines as (
 
     select
@@ -99,15 +105,10 @@ token_lines as (
         cast(bucket_start_at as date) as usage_date
     from anthropic_messages
 
-    {#-
-        TODO(telemetry): once `stg_telemetry__llm_calls` (docs/contracts.md "App telemetry")
-        is merged, replace this comment with the branch below and add
-        `telemetry_calls as (select * from {{ ref('stg_telemetry__llm_calls') }})` to the
-        imports. One line per event × non-zero token count; reasoning_tokens are inside
-        output_tokens and are never a line of their own (priced once, as output);
-        context_tokens is the call's whole prompt (uncached + cached + cache writes), which
-        selects a long-context tier exactly.
-
+    -- app telemetry (docs/contracts.md "App telemetry"): one line per event × non-zero
+    -- token count; reasoning_tokens are inside output_tokens and never a line of their own
+    -- (priced once, as output); context_tokens is the call's whole prompt (uncached + cached
+    -- + cache writes), which selects a long-context tier exactly
     {%- set telemetry_counts = {
         'input_tokens': 'input', 'cached_input_tokens': 'cached_input',
         'cache_write_5m_tokens': 'cache_write_5m', 'cache_write_1h_tokens': 'cache_write_1h',
@@ -140,7 +141,6 @@ token_lines as (
     from telemetry_calls
     where coalesce({{ column }}, 0) <> 0
     {%- endfor %}
-    -#}
 
 ),
 
