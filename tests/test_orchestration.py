@@ -85,8 +85,11 @@ def test_partitioned_run_materialises_everything(dbt_manifest, provider_env, tmp
         all_keys = defs.resolve_asset_graph().get_all_asset_keys()
         assert all_keys <= materialized, f"not materialised: {all_keys - materialized}"
         checks = result.get_asset_check_evaluations()
-        assert checks and all(c.passed for c in checks), [
-            c.check_name for c in checks if not c.passed
+        # every blocking check passes; warnings (e.g. usage on a tier no catalogue prices,
+        # surfaced as unpriced) may fire without failing the run
+        blocking = [c for c in checks if c.severity == dg.AssetCheckSeverity.ERROR]
+        assert blocking and all(c.passed for c in blocking), [
+            c.check_name for c in blocking if not c.passed
         ]
         # the partition's run covers its day plus the lookback, and matches the truth
         truth = {}

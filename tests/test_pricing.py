@@ -218,10 +218,17 @@ def _mart(db: Path) -> dict[tuple, dict]:
     return {(r["provider"], r["model"], r["charge_date"]): r for r in rows}
 
 
+TOKEN_LINE_TYPES = {
+    "input", "cached_input", "cache_write_5m", "cache_write_1h", "cache_write", "output",
+    "input_audio", "output_audio",
+}
+
+
 def _truth_by_model_day(world: World) -> dict[tuple, Decimal]:
     out: dict[tuple, Decimal] = defaultdict(Decimal)
     for row in world.truth_billed_cost():
-        model = row["model"] if row["token_type"] not in ("web_search", "code_execution") else None
+        # the mart keeps the model on token lines only (tools and services sit under no model)
+        model = row["model"] if row["token_type"] in TOKEN_LINE_TYPES else None
         out[(row["provider"], model, row["date"])] += Decimal(row["billed_cost"])
     return out
 
@@ -246,7 +253,9 @@ def test_gap_mart_billed_side_is_the_truth_and_the_gap_is_honest(warehouse, worl
     for key, billed in truth.items():
         assert abs(mart[key]["billed_cost"] - billed) < CENT, key
     for row in mart.values():
-        assert row["unpriced_line_count"] == 0 and row["estimated_cost"] is not None
+        if not row["usage_line_count"]:
+            continue  # billed services with no usage feed to estimate from (images, storage)
+        assert row["estimated_cost"] is not None
         assert row["gap_cost"] == row["estimated_cost"] - row["billed_cost"]
     # genai-prices 0.2.3 lists Claude 3.5 Haiku as the world bills it (batch at 50 %): no gap
     haiku = [r for (p, m, _), r in mart.items() if m == ANTHROPIC_MODELS[1]]
@@ -377,3 +386,22 @@ def test_run_stops_before_ingesting_on_a_bad_override(warehouse, tmp_path, monke
     err = capsys.readouterr().err
     assert "price_overrides.csv line 2 (override_id 'acme-1'" in err
     assert "unknown model 'claude-sonet-4-20250514'" in err
+
+
+def test_only_priority_tier_usage_is_unpriced_and_it_is_never_zero(warehouse):
+    """genai-prices has no Anthropic Priority Tier prices: that usage (and only that) is
+    unpriced, with a reason and a null cost, never $0."""
+    db, _ = warehouse
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select provider, service_tier, unpriced_reason, count(*), "
+            "count(estimated_cost) from intermediate.int_usage__priced "
+            "where not is_priced group by 1, 2, 3"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows, "the world meters Priority Tier usage"
+    for provider, tier, reason, _lines, costed in rows:
+        assert (provider, tier) == ("anthropic", "priority"), (provider, tier, reason)
+        assert reason and costed == 0

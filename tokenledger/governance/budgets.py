@@ -68,6 +68,10 @@ def relation_columns(con, schema: str, table: str) -> list[str]:
     return [str(c) for c in frame(con, sql)["column_name"]]
 
 
+UNATTRIBUTED_FEATURE = "unattributed"
+"""The feature of billed cost no app telemetry explains (marts.fct_cost_attributed)."""
+
+
 def load_spend(con, rates: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Daily spend in USD by every budget dimension; and whether feature spend is in it.
 
@@ -106,7 +110,8 @@ def load_spend(con, rates: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         )
         attributed["is_attributed"] = True
         spend = pd.concat([spend, attributed], ignore_index=True)
-        has_features = True
+        # without app telemetry every dollar is `unattributed`: no feature to budget yet
+        has_features = bool((attributed["feature"] != UNATTRIBUTED_FEATURE).any())
     if spend.empty:
         spend["cost_usd"] = pd.Series(dtype=float)
         return spend, has_features

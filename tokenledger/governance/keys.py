@@ -125,7 +125,11 @@ def load_key_activity(con) -> dict[str, pd.DataFrame]:
         else pd.DataFrame(columns=["provider", "api_key_id", "sub_account_id", "date", "tokens"])
     )
     tcols = relation_columns(con, *TELEMETRY_RELATION)
-    if {"provider", "api_key_id", "event_date"} <= set(tcols):
+    # telemetry that exists but holds no call (no app reports yet) is no telemetry: every key
+    # would otherwise look like shadow usage
+    if {"provider", "api_key_id", "event_date"} <= set(tcols) and frame(
+        con, f"select count(*) as n from {'.'.join(TELEMETRY_RELATION)}"
+    )["n"].iloc[0]:
         out["telemetry"] = frame(
             con,
             "select provider, api_key_id, cast(event_date as date) as date, count(*) as calls "
@@ -141,7 +145,8 @@ def load_key_activity(con) -> dict[str, pd.DataFrame]:
         )
     for value in out.values():
         for col in ("date", "start_date", "end_date"):
-            if col in value.columns and len(value):
+            # also when empty: an empty datetime64 column still refuses a date comparison
+            if col in value.columns:
                 value[col] = pd.to_datetime(value[col]).dt.date
     return out
 

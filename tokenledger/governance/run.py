@@ -108,7 +108,7 @@ def run_governance(
         result.notes.append(TELEMETRY_MISSING)
     if "anomalies" not in activity:
         result.notes.append("spend-jump check skipped: marts.fct_spend_anomalies is missing")
-    warehouse.replace_table(SCHEMA, BUDGET_STATUS_TABLE, result.budget_status)
+    warehouse.replace_table(SCHEMA, BUDGET_STATUS_TABLE, _rounded(result.budget_status))
     warehouse.replace_table(SCHEMA, KEYS_TABLE, result.keys)
     warehouse.replace_table(SCHEMA, FINDINGS_TABLE, result.findings)
     if send_alerts:
@@ -118,3 +118,13 @@ def run_governance(
             warehouse, result.budget_status, result.findings, alerts_config
         )
     return result
+
+
+def _rounded(frame):
+    """Float columns to 1e-6 (a millionth of a dollar, a millionth of a percent): sums of the
+    same spend read in another order differ in the last bits of a float, and a re-run must
+    leave the mart identical."""
+    out = frame.copy()
+    for column in out.select_dtypes(include="floating").columns:
+        out[column] = out[column].round(6)
+    return out
