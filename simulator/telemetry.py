@@ -290,9 +290,16 @@ class TelemetrySim:
             elif ctx == CONTEXT_WINDOWS[1]:
                 spec = f"{tpl}/long"
             specs.append(spec)
-            prices[i] = [
-                _pico(p) // (2 if tier == "batch" else 1) for p in ANTHROPIC_PRICES[(m, ctx)]
-            ]
+            # Priority Tier calls are metered but not on the cost report (world.py): the bill
+            # charges them nothing, so neither does the truth of what each feature was billed
+            prices[i] = (
+                0
+                if tier == "priority"
+                else [
+                    _pico(p) // (2 if tier == "batch" else 1)
+                    for p in ANTHROPIC_PRICES[(m, ctx)]
+                ]
+            )
         parts.append(
             pd.DataFrame(
                 {

@@ -44,7 +44,7 @@ final as (
         attributed.service_tier as x_service_tier,
 
         -- quantities
-        attributed.telemetry_quantity as x_telemetry_quantity,
+        cast(attributed.telemetry_quantity as bigint) as x_telemetry_quantity,
 
         -- money
         attributed.attributed_cost,

@@ -76,7 +76,7 @@ final as (
         cast(coalesce(call_counts.error_count, 0) as bigint) as error_count,
         cast(coalesce(call_counts.conversation_count, 0) as bigint) as conversation_count,
         cast(coalesce(call_counts.active_end_user_count, 0) as bigint) as active_end_user_count,
-        call_counts.avg_latency_ms,
+        cast(call_counts.avg_latency_ms as decimal(18, 3)) as avg_latency_ms,
 
         -- money
         cost_by_feature.attributed_cost,

@@ -141,7 +141,7 @@ def load_key_activity(con) -> dict[str, pd.DataFrame]:
             con,
             "select episode_id, provider, api_key_id, sub_account_id, start_date, end_date, "
             "actual_cost, expected_cost, impact from marts.fct_spend_anomalies "
-            "where level = 'api_key' and direction = 'spike'",
+            "where cast(level as varchar) = 'api_key' and cast(direction as varchar) = 'spike'",
         )
     for value in out.values():
         for col in ("date", "start_date", "end_date"):
