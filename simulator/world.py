@@ -895,29 +895,41 @@ class World:
                 images[sel] * nano_each,
             )
 
+        def keyed_usage(volume, keys, vocab, columns):
+            """A usage table, one row per key × day with volume: the key's project, user and
+            key codes, then `columns(volume_of_each_row, row_count)` (model and other codes,
+            metrics). Also returns the rows' days, key indexes and volumes for cost lines."""
+            s, d = np.nonzero(volume > 0)
+            k = np.array(keys)[s]
+            v = volume[s, d]
+            frame = {
+                "day": d.astype(np.int64),
+                "project_id": key_proj_code[k],
+                "user_id": key_user_code[k],
+                "api_key_id": key_code[k],
+                **columns(v, len(s)),
+            }
+            vocabs = {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, **vocab}
+            return Table(pd.DataFrame(frame), vocabs, days), d, k, v
+
+        def first_code(n):
+            return np.ones(n, dtype=np.int64)
+
         # audio: support-assistant's keys speak (tts-1, characters) and transcribe (seconds)
         au_keys = keys_of["support-assistant"]
         v_tts, _ = _vocab([OPENAI_TTS_MODEL])
         chars = self._service_volume(
             rng, rng.lognormal(np.log(400_000), 0.3, len(au_keys)), au_keys
         )
-        s, d = np.nonzero(chars > 0)
-        k = np.array(au_keys)[s]
-        c = chars[s, d]
-        self.openai_audio_speeches = Table(
-            pd.DataFrame(
-                {
-                    "day": d.astype(np.int64),
-                    "project_id": key_proj_code[k],
-                    "user_id": key_user_code[k],
-                    "api_key_id": key_code[k],
-                    "model": np.ones(len(s), dtype=np.int64),
-                    "characters": c,
-                    "num_model_requests": np.maximum(1, c // 350),
-                }
-            ),
-            {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, "model": v_tts},
-            days,
+        self.openai_audio_speeches, d, k, c = keyed_usage(
+            chars,
+            au_keys,
+            {"model": v_tts},
+            lambda v, n: {
+                "model": first_code(n),
+                "characters": v,
+                "num_model_requests": np.maximum(1, v // 350),
+            },
         )
         pico_char = _pico(OPENAI_TTS_USD_PER_1M_CHARS)
         add_cost(
@@ -930,23 +942,15 @@ class World:
         )
         v_stt, _ = _vocab([OPENAI_TRANSCRIBE_MODEL])
         secs = self._service_volume(rng, rng.lognormal(np.log(30_000), 0.3, len(au_keys)), au_keys)
-        s, d = np.nonzero(secs > 0)
-        k = np.array(au_keys)[s]
-        sec = secs[s, d]
-        self.openai_audio_transcriptions = Table(
-            pd.DataFrame(
-                {
-                    "day": d.astype(np.int64),
-                    "project_id": key_proj_code[k],
-                    "user_id": key_user_code[k],
-                    "api_key_id": key_code[k],
-                    "model": np.ones(len(s), dtype=np.int64),
-                    "seconds": sec,
-                    "num_model_requests": np.maximum(1, sec // 90),
-                }
-            ),
-            {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, "model": v_stt},
-            days,
+        self.openai_audio_transcriptions, d, k, sec = keyed_usage(
+            secs,
+            au_keys,
+            {"model": v_stt},
+            lambda v, n: {
+                "model": first_code(n),
+                "seconds": v,
+                "num_model_requests": np.maximum(1, v // 90),
+            },
         )
         # billed per minute, served in minutes (micro-minutes kept as the integer quantity)
         nano_sec = _pico(OPENAI_TRANSCRIBE_USD_PER_MINUTE / 60 * 1e6) // 1000
@@ -963,23 +967,11 @@ class World:
         mod_keys = au_keys + img_keys
         v_mod, _ = _vocab([OPENAI_MODERATION_MODEL])
         reqs = self._service_volume(rng, rng.lognormal(np.log(5_000), 0.3, len(mod_keys)), mod_keys)
-        s, d = np.nonzero(reqs > 0)
-        k = np.array(mod_keys)[s]
-        r = reqs[s, d]
-        self.openai_moderations = Table(
-            pd.DataFrame(
-                {
-                    "day": d.astype(np.int64),
-                    "project_id": key_proj_code[k],
-                    "user_id": key_user_code[k],
-                    "api_key_id": key_code[k],
-                    "model": np.ones(len(s), dtype=np.int64),
-                    "input_tokens": r * 180,
-                    "num_model_requests": r,
-                }
-            ),
-            {"project_id": v_project, "user_id": v_user, "api_key_id": v_key, "model": v_mod},
-            days,
+        self.openai_moderations, _, _, _ = keyed_usage(
+            reqs,
+            mod_keys,
+            {"model": v_mod},
+            lambda v, n: {"model": first_code(n), "input_tokens": v * 180, "num_model_requests": v},
         )
 
         # vector stores: search-embeddings and support-assistant hold files (bytes per day,
@@ -1050,30 +1042,16 @@ class World:
         web = self._service_volume(rng, rng.lognormal(np.log(1_500), 0.3, len(ws_keys)), ws_keys)
         v_wmodel, _ = _vocab([OPENAI_WEB_SEARCH_MODEL])
         v_level, _ = _vocab(["medium"])
-        s, d = np.nonzero(web > 0)
-        k = np.array(ws_keys)[s]
-        n_web = web[s, d]
-        self.openai_web_search_calls = Table(
-            pd.DataFrame(
-                {
-                    "day": d.astype(np.int64),
-                    "project_id": key_proj_code[k],
-                    "user_id": key_user_code[k],
-                    "api_key_id": key_code[k],
-                    "model": np.ones(len(s), dtype=np.int64),
-                    "context_level": np.ones(len(s), dtype=np.int64),
-                    "num_model_requests": np.maximum(1, n_web * 2 // 3),
-                    "num_requests": n_web,
-                }
-            ),
-            {
-                "project_id": v_project,
-                "user_id": v_user,
-                "api_key_id": v_key,
-                "model": v_wmodel,
-                "context_level": v_level,
+        self.openai_web_search_calls, d, k, n_web = keyed_usage(
+            web,
+            ws_keys,
+            {"model": v_wmodel, "context_level": v_level},
+            lambda v, n: {
+                "model": first_code(n),
+                "context_level": first_code(n),
+                "num_model_requests": np.maximum(1, v * 2 // 3),
+                "num_requests": v,
             },
-            days,
         )
         nano_web = _pico(OPENAI_WEB_SEARCH_USD_PER_1000 * 1000) // 1000
         add_cost(d, key_proj_code[k], key_code[k], "web search tool calls", n_web, n_web * nano_web)
