@@ -559,6 +559,53 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+# --------------------------------------------------------------------------- whole deliveries
+LOAD_ID = "_dlt_load_id"
+"""dlt's load id on every row (Arrow items get it too: see ingestion.pipeline.make_pipeline)."""
+
+DELIVERY_HINTS: dict[str, Any] = {"write_disposition": "append"}
+"""dlt hints of a raw table whose rows arrive as whole *deliveries* of a scope (an AWS billing
+period, a telemetry file): each delivery is written once, appended (no staging copy and no
+merge: a merge writes every row twice). A newer delivery of a scope supersedes the older ones
+the moment its load completes: the staging models read only the newest completed delivery per
+scope (macro `current_delivery`), and `retire_superseded_deliveries` then deletes the older
+rows. A crash mid-load leaves a partial delivery whose load dlt has not completed: it is
+ignored until the next run finishes it, so nothing is lost or counted twice in between."""
+
+
+def retire_superseded_deliveries(sql_client: Any, table: str, scope: str) -> int:
+    """Delete the rows of `table` that a newer completed delivery of their `scope` replaced;
+    returns how many. Idempotent; rows of a load dlt has not completed are kept. Rows landed
+    before load ids were recorded (null) count as the oldest completed delivery."""
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    rel = sql_client.make_qualified_table_name(table)
+    loads = sql_client.make_qualified_table_name("_dlt_loads")
+    sql = f"""
+        delete from {rel}
+        using (
+            select deliveries.{scope} as scope_value, max(deliveries.load_id) as current_load_id
+            from (
+                select distinct {scope}, coalesce({LOAD_ID}, '') as load_id from {rel}
+            ) as deliveries
+            left join {loads} as loads
+                on loads.load_id = deliveries.load_id and loads.status = 0
+            where loads.load_id is not null or deliveries.load_id = ''
+            group by deliveries.{scope}
+        ) as current_deliveries
+        where {rel}.{scope} = current_deliveries.scope_value
+            and coalesce({rel}.{LOAD_ID}, '') < current_deliveries.current_load_id
+    """
+    try:
+        with sql_client.begin_transaction():
+            before = sql_client.execute_sql(f"select count(*) from {rel}")[0][0]
+            sql_client.execute_sql(sql)
+            after = sql_client.execute_sql(f"select count(*) from {rel}")[0][0]
+    except DatabaseUndefinedRelation:  # nothing landed yet
+        return 0
+    return int(before) - int(after)
+
+
 # --------------------------------------------------------------------------- incremental state
 STATE_LAST_DAY = "last_loaded_day"
 

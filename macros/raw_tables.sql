@@ -104,6 +104,8 @@
         ],
         'raw_aws_bedrock.cur_line_items': [
             ('_billing_period', 'varchar'), ('_source_file', 'varchar'),
+            ('_source_row_number', 'bigint'), ('_dlt_load_id', 'varchar'),
+            ('identity_line_item_id', 'varchar'),
             ('bill_payer_account_id', 'varchar'), ('line_item_usage_account_id', 'varchar'),
             ('line_item_usage_account_name', 'varchar'), ('line_item_resource_id', 'varchar'),
             ('line_item_iam_principal', 'varchar'), ('line_item_usage_type', 'varchar'),
@@ -243,4 +245,39 @@
         {%- do columns.append((name, 'varchar')) -%}
     {%- endfor -%}
     {{ return(columns) }}
+{%- endmacro %}
+
+
+{#-
+    The rows of the newest completed delivery of each `scope` value of a raw table that dlt
+    lands as whole deliveries (ingestion.common.DELIVERY_HINTS: appended, one write). An older
+    delivery of the same scope (until ingestion retires it) and a delivery whose load dlt has
+    not completed (a crash mid-load) are not read. Rows landed before load ids were recorded
+    count as the oldest completed delivery.
+-#}
+{% macro current_delivery(relation, scope) -%}
+    {%- set loads = none -%}
+    {%- if execute and not (relation | string).startswith('__dbt__cte__') -%}
+        {%- set loads = adapter.get_relation(
+            database=relation.database, schema=relation.schema, identifier='_dlt_loads') -%}
+    {%- endif -%}
+    {%- if loads is none -%}
+        {{ select_from_source(relation) }}
+    {%- else -%}
+        select landed.*
+        from {{ relation }} as landed
+        inner join (
+            select deliveries.{{ scope }}, max(deliveries.load_id) as current_load_id
+            from (
+                select distinct {{ scope }}, coalesce(_dlt_load_id, '') as load_id
+                from {{ relation }}
+            ) as deliveries
+            left join {{ loads }} as loads
+                on loads.load_id = deliveries.load_id and loads.status = 0
+            where loads.load_id is not null or deliveries.load_id = ''
+            group by deliveries.{{ scope }}
+        ) as current_deliveries
+            on landed.{{ scope }} = current_deliveries.{{ scope }}
+            and coalesce(landed._dlt_load_id, '') = current_deliveries.current_load_id
+    {%- endif -%}
 {%- endmacro %}

@@ -5,8 +5,8 @@ dbt) → DuckDB.
 What a user would notice: the fact equals the simulated AWS bill to the cent per day (credits,
 refund and tax included, other AWS services left out); usage types parse to the right model,
 token kind and region; Cost Explorer agrees with the CUR; a throttling storm and pagination
-lose nothing; a re-delivered billing period replaces the old one; a malformed line item is
-quarantined with its reason.
+lose nothing; a re-delivered billing period replaces the old one; a delivery cut off mid-load
+is never read; a malformed line item is quarantined with its reason.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_fact_matches_the_aws_bill_to_the_cent(world, first_run):
     assert products == [("AmazonBedrock",)]
 
 
-def test_usage_types_parse_to_model_token_kind_and_region(world, first_run):
+def test_usage_types_parse_to_model_publisher_token_kind_and_region(world, first_run):
     b = sim_bedrock.bill(world)
     expected = {}
     for _team, _acct, _principal, _resource, _tags, model, region, _base in b.streams:
@@ -125,6 +125,15 @@ def test_usage_types_parse_to_model_token_kind_and_region(world, first_run):
     assert parsed, "no usage types staged"
     for usage_type, model, token_type, region in parsed:
         assert expected[usage_type] == (model, token_type, region), usage_type
+    # FOCUS PublisherName: who made the model AWS resells, not AWS
+    publishers = _query(
+        first_run,
+        "select distinct x_model, publisher_name from marts.fct_cost_and_usage "
+        "where x_provider = 'aws_bedrock' and x_model is not null",
+    )
+    assert publishers
+    for model, publisher in publishers:
+        assert publisher == sim_bedrock.MODELS[model][0], model
 
 
 def test_tags_principals_and_regions_reach_the_fact(world, first_run):
@@ -208,9 +217,39 @@ def test_map_columns_become_sorted_json_text():
     assert json.loads(out[3]) == {"a": None}
 
 
+def _inject_cut_off_delivery(db: Path) -> str:
+    """The state a crash mid-load leaves: rows of a delivery under a load id dlt never marked
+    complete (no `_dlt_loads` row), here half the lines at ten times their cost. Returns
+    that load id (later than the last completed load, earlier than the next run's)."""
+    con = duckdb.connect(str(db))
+    try:
+        current = con.execute(
+            "select max(_dlt_load_id) from raw_aws_bedrock.cur_line_items"
+        ).fetchone()[0]
+        partial = f"{float(current) + 1:.6f}"
+        con.execute(
+            "insert into raw_aws_bedrock.cur_line_items by name "
+            "select * replace (line_item_unblended_cost * 10 as line_item_unblended_cost, "
+            f"'{partial}' as _dlt_load_id) from raw_aws_bedrock.cur_line_items "
+            "where _source_row_number % 2 = 0"
+        )
+        complete = con.execute(
+            "select count(*) from raw_aws_bedrock._dlt_loads where load_id = ?", [partial]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert complete == 0
+    return partial
+
+
 def test_redelivered_period_replaces_the_old_and_bad_lines_are_quarantined(world, aws, first_run):
+    """Also: a delivery cut off mid-load is never read, and the next run clears it."""
     _server, bucket, db = aws
     before = fact_cost_by_provider_day(db)
+    staged = "select sum(billed_cost) from staging.stg_aws_bedrock__cur_line_items"
+    staged_before = _query(db, staged)[0][0]
+    partial = _inject_cut_off_delivery(db)
+    assert _query(db, staged)[0][0] == staged_before  # only completed deliveries are read
     restated = world.start + dt.timedelta(days=DAYS - 3)
     bad_day = world.start + dt.timedelta(days=DAYS - 2)
     sim_bedrock.restate_day(world, restated, 1.25)
@@ -252,3 +291,15 @@ def test_redelivered_period_replaces_the_old_and_bad_lines_are_quarantined(world
         f"where _billing_period = '{period}'",
     )
     assert files == [(1,)]
+    left = _query(
+        db,
+        f"select count(*) from raw_aws_bedrock.cur_line_items where _dlt_load_id = '{partial}'",
+    )
+    assert left == [(0,)]  # the cut-off delivery was retired by the completed one
+    loads = _query(
+        db,
+        "select _billing_period, count(distinct _dlt_load_id) "
+        "from raw_aws_bedrock.cur_line_items group by 1",
+    )
+    assert loads and all(n == 1 for _, n in loads)  # one delivery per period remains
+

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from ingestion.common import (
     BILLING_ACCOUNT,
     BUCKET_DATE,
     DEFAULT_RETRY_POLICY,
+    DELIVERY_HINTS,
     MERGE_HINTS,
     ROW_KEY,
     ProviderAPIError,
@@ -58,18 +60,39 @@ BILLING_PERIOD = "_billing_period"
 SOURCE_FILE = "_source_file"
 SECRET_ENVS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
 
-CUR_HINTS: dict[str, Any] = {
-    "primary_key": ROW_KEY,
-    "write_disposition": {
-        "disposition": "merge",
-        "strategy": "delete-insert",
-        # a (re-)delivered billing period replaces every row of that period: AWS restates
-        # line items inside an open (and recently closed) period, never across periods
-        "destination_scope": f"{BILLING_PERIOD} IN (SELECT {BILLING_PERIOD} FROM "
-        "{staging_table})",
-        "deduplicated": True,
-    },
-}
+SOURCE_ROW_NUMBER = "_source_row_number"
+DELIVERY_TABLES = {"cur_line_items": BILLING_PERIOD}
+"""The CUR lands as whole deliveries of a billing period (ingestion.common.DELIVERY_HINTS):
+AWS re-delivers every file of an open (or recently closed) period, never across periods."""
+
+CUR_COLUMNS_ENV = "TOKENLEDGER_AWS_CUR_COLUMNS"
+"""Unset: land `CUR_COLUMNS`; `all`: every column of the export; else a comma list of extra
+CUR columns to land beside `CUR_COLUMNS`."""
+CUR_COLUMNS = (
+    "identity_line_item_id",
+    "bill_payer_account_id",
+    "line_item_usage_account_id",
+    "line_item_usage_account_name",
+    "line_item_resource_id",
+    "line_item_iam_principal",
+    "line_item_usage_type",
+    "line_item_operation",
+    "line_item_line_item_type",
+    "line_item_product_code",
+    "line_item_line_item_description",
+    "line_item_usage_start_date",
+    "line_item_usage_amount",
+    "line_item_currency_code",
+    "line_item_unblended_cost",
+    "line_item_net_unblended_cost",
+    "pricing_public_on_demand_cost",
+    "product_region_code",
+    "resource_tags",
+)
+"""The CUR 2.0 columns landed by default: what the models read plus the line item id. Every
+column costs load time (DuckDB writes ~0.1 CPU-s per text column per million rows), and a real
+export has ~125 (reservations, savings plans, discounts, …): `TOKENLEDGER_AWS_CUR_COLUMNS=all`
+lands them all."""
 
 RETRYABLE_AWS_ERRORS = frozenset(
     {
@@ -436,94 +459,74 @@ def map_to_json(array: pa.ChunkedArray | pa.Array) -> pa.Array:
     return text
 
 
-def _natural_key(table: pa.Table) -> pa.Array:
-    """`_row_key` of a CUR line: line item id × time interval × line item type (unique per
-    delivery); a repeated one gets an ordinal so it stays visible, never merged away.
-    The low-cardinality parts are rendered once per distinct (interval, type)."""
-    n = table.num_rows
-    null = "\x1e"  # marks a null part (PostgreSQL text cannot hold NUL)
-
-    def column(name: str) -> pa.Array:
-        if name not in table.column_names:
-            return pa.nulls(n, pa.string())
-        col = table[name]
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-
-    ids = pc.fill_null(pc.cast(column("identity_line_item_id"), pa.string()), null)
-    codes, labels = [], []
-    for name in ("identity_time_interval", "line_item_line_item_type"):
-        part = column(name)
-        if not pa.types.is_dictionary(part.type):
-            part = pc.dictionary_encode(pc.cast(part, pa.string()))
-        idx = pc.fill_null(part.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes.append(idx)
-        labels.append([null if v is None else str(v) for v in part.dictionary.to_pylist()])
-    width = len(labels[1]) + 1
-    combo_of_row, combos = pd.factorize((codes[0] + 1) * width + (codes[1] + 1), sort=False)
-    combos = combos.tolist()
-
-    def label(code: int, values: list[str]) -> str:  # code 0 = null
-        return null if code == 0 else values[code - 1]
-
-    suffixes = pa.array(
-        [label(c // width, labels[0]) + "\x1f" + label(c % width, labels[1]) for c in combos],
-        pa.string(),
-    )
-    key = pc.binary_join_element_wise(ids, pc.take(suffixes, pa.array(combo_of_row)), "\x1f")
-    if isinstance(key, pa.ChunkedArray):
-        key = key.combine_chunks()
-    if pc.count_distinct(key).as_py() != len(key):
-        texts = key.to_pylist()
-        seen: dict[str, int] = {}
-        for i, text in enumerate(texts):
-            k = seen.get(text, 0)
-            seen[text] = k + 1
-            if k:
-                texts[i] = f"{text}\x1f#{k}"
-        key = pa.array(texts, pa.string())
-    return key
+def cur_columns() -> tuple[str, ...] | None:
+    """The CUR columns to land (None: all), from `TOKENLEDGER_AWS_CUR_COLUMNS`."""
+    raw = os.environ.get(CUR_COLUMNS_ENV, "").strip()
+    if raw.lower() == "all":
+        return None
+    extra = tuple(c.strip() for c in raw.split(",") if c.strip() and c.strip() not in CUR_COLUMNS)
+    return CUR_COLUMNS + extra
 
 
 def cur_file_to_arrow(
-    data: bytes, *, period: str, source: str, product_codes: tuple[str, ...]
+    data: bytes,
+    *,
+    period: str,
+    source: str,
+    product_codes: tuple[str, ...],
+    columns: tuple[str, ...] | None = CUR_COLUMNS,
 ) -> pa.Table:
     """One CUR 2.0 parquet file as the raw table's rows: the selected products' line items,
-    every column kept (map columns as JSON text), plus `_row_key`, `_bucket_date` (UTC day
-    of the usage start), `_billing_account_id` (payer), `_billing_period`, `_source_file`."""
-    # low-cardinality text (account, usage type, description) stays dictionary-encoded
+    the `columns` the file has (None: all; map columns as JSON text), plus
+    `_source_row_number` (the line's 0-based position in its file: with `_source_file` it
+    identifies a line, since AWS keeps `identity_line_item_id` unique only within a file),
+    `_bucket_date` (UTC day of the usage start), `_billing_account_id` (payer),
+    `_billing_period` and `_source_file`."""
     schema = pq.read_schema(io.BytesIO(data))
+    wanted = [
+        f
+        for f in schema
+        if columns is None or f.name in columns or f.name == "line_item_product_code"
+    ]
+    # low-cardinality text (account, usage type, description) stays dictionary-encoded
     text = [
         f.name
-        for f in schema
+        for f in wanted
         if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
         and f.name != "identity_line_item_id"  # unique per line: a dictionary would not pay
     ]
-    table = pq.read_table(io.BytesIO(data), read_dictionary=text)
+    table = pq.read_table(
+        io.BytesIO(data), columns=[f.name for f in wanted], read_dictionary=text
+    )
+    row_number = pa.array(np.arange(table.num_rows, dtype=np.int64))
     if "line_item_product_code" in table.column_names:
-        table = table.filter(pc.is_in(table["line_item_product_code"], pa.array(product_codes)))
+        keep = pc.is_in(table["line_item_product_code"], pa.array(product_codes))
+        table, row_number = table.filter(keep), row_number.filter(pc.fill_null(keep, False))
     n = table.num_rows
-    columns = {}
+    out = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_map(column.type):
-            columns[name] = map_to_json(column)
+            out[name] = map_to_json(column)
         elif pa.types.is_timestamp(column.type) and column.type.tz is None:
-            columns[name] = pc.cast(column, pa.timestamp("us", tz="UTC"))
+            out[name] = pc.cast(column, pa.timestamp("us", tz="UTC"))
         else:
-            columns[name] = column
+            out[name] = column
     start = table["line_item_usage_start_date"] if n else pa.array([], pa.timestamp("ms"))
     if isinstance(start, pa.ChunkedArray):
         start = start.combine_chunks()
-    columns[ROW_KEY] = _natural_key(table)
-    columns[BUCKET_DATE] = pc.cast(start, pa.date32()) if n else pa.array([], pa.date32())
+    out[SOURCE_ROW_NUMBER] = row_number
+    out[BUCKET_DATE] = pc.cast(start, pa.date32()) if n else pa.array([], pa.date32())
     payer = (
         table["bill_payer_account_id"]
         if "bill_payer_account_id" in table.column_names
         else pa.nulls(n, pa.string())
     )
-    columns[BILLING_ACCOUNT] = payer
-    columns[BILLING_PERIOD] = pa.array([period] * n, pa.string())
-    columns[SOURCE_FILE] = pa.array([source] * n, pa.string())
-    return pa.table(columns)
+    out[BILLING_ACCOUNT] = payer
+    # constants: one dictionary value each
+    zeros = pa.array(np.zeros(n, dtype=np.int32))
+    out[BILLING_PERIOD] = pa.DictionaryArray.from_arrays(zeros, pa.array([period]))
+    out[SOURCE_FILE] = pa.DictionaryArray.from_arrays(zeros, pa.array([source]))
+    return pa.table(out)
 
 
 def fetch_cur(
@@ -536,19 +539,36 @@ def fetch_cur(
     """Arrow tables of the current delivery of every billing period that UTC days
     [first, last] touch (whole periods: a period is the unit AWS re-delivers)."""
     bucket, base = parse_s3_uri(uri)
+    columns = cur_columns()
+
+    def read(item: tuple[str, str]) -> pa.Table:
+        period, key = item
+        data = call_aws(
+            lambda: client.get_object(Bucket=bucket, Key=key)["Body"].read(),
+            endpoint="s3:GetObject",
+        )
+        return cur_file_to_arrow(
+            data,
+            period=period,
+            source=f"s3://{bucket}/{key}",
+            product_codes=product_codes,
+            columns=columns,
+        )
+
+    files = []
     for period in billing_periods(first, last):
         keys = current_data_files(client, bucket, base, period)
         if not keys:
             log.info("%s: no CUR delivery for billing period %s yet", PROVIDER, period)
-            continue
-        for key in keys:
-            data = call_aws(
-                lambda key=key: client.get_object(Bucket=bucket, Key=key)["Body"].read(),
-                endpoint="s3:GetObject",
-            )
-            table = cur_file_to_arrow(
-                data, period=period, source=f"s3://{bucket}/{key}", product_codes=product_codes
-            )
+        files += [(period, key) for key in keys]
+    # one file ahead: the next file downloads and decodes (Arrow releases the GIL) while dlt
+    # writes this one
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = [pool.submit(read, item) for item in files[:1]]
+        for item in files[1:] + [None]:
+            if item is not None:
+                ahead.append(pool.submit(read, item))
+            table = ahead.pop(0).result()
             if table.num_rows:
                 yield table
 
@@ -569,7 +589,7 @@ def _cur_resource(start: date | None, end: date | None, cur_uri: str | None) -> 
         yield from fetch_cur(aws_client("s3"), uri, first, last, _product_codes())
         advance_state(state, last, today)
 
-    return dlt.resource(cur_line_items, name="cur_line_items", **CUR_HINTS)
+    return dlt.resource(cur_line_items, name="cur_line_items", **DELIVERY_HINTS)
 
 
 def _ce_resource(start: date | None, end: date | None) -> DltResource:

@@ -94,11 +94,14 @@ raw_aws_bedrock as (
         'aws_bedrock' as provider,
         cast(costs._bucket_date as date) as charge_date,
         cast(costs.line_item_unblended_cost as {{ money_type() }}) as billed_cost
-    from ({{ select_from_source(source('raw_aws_bedrock', 'cur_line_items')) }}) as costs
+    from (
+        {{ current_delivery(source('raw_aws_bedrock', 'cur_line_items'), '_billing_period') }}
+    ) as costs
     where not exists (
         select 1 from quarantined
         where quarantined.provider = 'aws_bedrock'
-            and quarantined.cost_row_key = costs._row_key
+            and quarantined.cost_row_key
+            = costs._source_file || '#' || cast(costs._source_row_number as varchar)
     )
 
 ),

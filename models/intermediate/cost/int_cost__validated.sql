@@ -176,6 +176,7 @@ unioned as (
             'principal_id': 'principal_id',
             'list_cost': 'list_cost',
             'effective_cost': 'effective_cost',
+            'publisher_name': 'publisher_name',
         }) }}
     from aws_bedrock_costs
 

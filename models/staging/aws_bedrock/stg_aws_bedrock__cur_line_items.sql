@@ -4,7 +4,7 @@ with
 
 source as (
 
-    {{ select_from_source(source('raw_aws_bedrock', 'cur_line_items')) }}
+    {{ current_delivery(source('raw_aws_bedrock', 'cur_line_items'), '_billing_period') }}
 
 ),
 
@@ -27,11 +27,20 @@ line_item_types as (
 
 ),
 
+model_publishers as (
+
+    select * from {{ ref('model_publishers') }}
+    where provider = 'aws_bedrock'
+
+),
+
 renamed as (
 
     select
         -- ids
-        _row_key as cost_row_key,
+        -- a line of a delivery: AWS keeps line item ids unique only within a file
+        _source_file || '#' || cast(_source_row_number as varchar) as cost_row_key,
+        identity_line_item_id as line_item_id,
         _billing_account_id as billing_account_id,
         line_item_usage_account_id as sub_account_id,
         {{ source_column(raw, 'line_item_usage_account_name', 'varchar') }}
@@ -121,7 +130,7 @@ kind_matches as (
 
 ),
 
-parsed as (
+parsed_models as (
 
     select
         prefixed.usage_type,
@@ -146,10 +155,40 @@ parsed as (
 
 ),
 
+-- the model's publisher: the longest seed prefix the parsed model starts with
+publisher_matches as (
+
+    select
+        parsed_models.usage_type,
+        model_publishers.publisher_name,
+        row_number() over (
+            partition by parsed_models.usage_type
+            order by length(model_publishers.model_prefix) desc
+        ) as match_rank
+    from parsed_models
+    inner join model_publishers
+        on left(parsed_models.model, length(model_publishers.model_prefix))
+        = model_publishers.model_prefix
+
+),
+
+parsed as (
+
+    select
+        parsed_models.*,
+        publisher_matches.publisher_name
+    from parsed_models
+    left join publisher_matches
+        on parsed_models.usage_type = publisher_matches.usage_type
+        and publisher_matches.match_rank = 1
+
+),
+
 final as (
 
     select
         renamed.cost_row_key,
+        renamed.line_item_id,
         renamed.billing_account_id,
         renamed.sub_account_id,
         renamed.sub_account_name,
@@ -162,6 +201,7 @@ final as (
         parsed.region_prefix,
         coalesce(parsed.region_id, renamed.product_region_code) as region_id,
         parsed.model,
+        parsed.publisher_name,
         parsed.source_token_type,
         -- a kind the seed does not know (or a line without usage type: tax) stays `unknown`
         coalesce(parsed.token_type, 'unknown') as token_type,

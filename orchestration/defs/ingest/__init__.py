@@ -16,7 +16,13 @@ from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import openai_source
 from ingestion.opencost import opencost_source
-from ingestion.pipeline import PIPELINES_DIRNAME, PROVIDERS, configured_providers, make_pipeline
+from ingestion.pipeline import (
+    PIPELINES_DIRNAME,
+    PROVIDERS,
+    configured_providers,
+    make_pipeline,
+    retire_superseded,
+)
 from ingestion.telemetry import telemetry_source
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
 from orchestration.resources import WarehouseResource
@@ -76,11 +82,14 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
             return
         first, last = days_to_fetch(context)
         context.log.info(f"fetching {provider} usage and cost for {first} .. {last} (UTC)")
+        pipeline = _run_pipeline(provider, warehouse.warehouse())
         yield from dlt.run(
             context=context,
             dlt_source=source_factory(start=first, end=last),
-            dlt_pipeline=_run_pipeline(provider, warehouse.warehouse()),
+            dlt_pipeline=pipeline,
         )
+        for table, rows in retire_superseded(provider, pipeline).items():
+            context.log.info(f"{table}: {rows} rows of superseded deliveries deleted")
 
     return _assets
 
