@@ -562,48 +562,74 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 # --------------------------------------------------------------------------- whole deliveries
 LOAD_ID = "_dlt_load_id"
 """dlt's load id on every row (Arrow items get it too: see ingestion.pipeline.make_pipeline)."""
-
-DELIVERY_HINTS: dict[str, Any] = {"write_disposition": "append"}
-"""dlt hints of a raw table whose rows arrive as whole *deliveries* of a scope (an AWS billing
-period, a telemetry file): each delivery is written once, appended (no staging copy and no
-merge: a merge writes every row twice). A newer delivery of a scope supersedes the older ones
-the moment its load completes: the staging models read only the newest completed delivery per
-scope (macro `current_delivery`), and `retire_superseded_deliveries` then deletes the older
-rows. A crash mid-load leaves a partial delivery whose load dlt has not completed: it is
-ignored until the next run finishes it, so nothing is lost or counted twice in between."""
+DELIVERY_SCOPE_HINT = "x-tokenledger-delivery-scope"
+"""Table hint naming the column whose values are delivered whole (see `single_write`)."""
 
 
-def retire_superseded_deliveries(sql_client: Any, table: str, scope: str) -> int:
-    """Delete the rows of `table` that a newer completed delivery of their `scope` replaced;
-    returns how many. Idempotent; rows of a load dlt has not completed are kept. Rows landed
-    before load ids were recorded (null) count as the oldest completed delivery."""
+def single_write(resource: Any, *, scope: str) -> Any:
+    """Land the dlt `resource`'s tables as whole *deliveries* of a `scope` column (an AWS
+    billing period, a telemetry file), each row written once: appended, with no staging copy
+    and no merge (a merge writes every row twice). Returns the resource.
+
+    A newer delivery of a scope value supersedes the older ones the moment dlt completes its
+    load: the staging models read only the newest completed delivery per scope value (macro
+    `current_delivery`: the newest `_dlt_load_id` that `_dlt_loads` marks complete), and
+    `delete_superseded_rows` then deletes the older rows. A crash mid-load leaves rows of a
+    load dlt has not completed: they are not read, and the next run completes that load, so
+    nothing is lost or counted twice in between."""
+    resource.apply_hints(
+        write_disposition="append", additional_table_hints={DELIVERY_SCOPE_HINT: scope}
+    )
+    return resource
+
+
+def delete_superseded_rows(pipeline: Any) -> dict[str, int]:
+    """After a load: in every table of `pipeline` declared by `single_write`, delete the rows
+    a newer completed delivery of their scope value replaced ({"<dataset>.<table>": rows}).
+    Idempotent, so it also clears what a run that stopped before this step left; rows of a
+    load dlt has not completed are kept. Rows landed before load ids were recorded (null)
+    count as the oldest completed delivery. DuckDB and PostgreSQL."""
     from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-    rel = sql_client.make_qualified_table_name(table)
-    loads = sql_client.make_qualified_table_name("_dlt_loads")
-    sql = f"""
-        delete from {rel}
-        using (
-            select deliveries.{scope} as scope_value, max(deliveries.load_id) as current_load_id
-            from (
-                select distinct {scope}, coalesce({LOAD_ID}, '') as load_id from {rel}
-            ) as deliveries
-            left join {loads} as loads
-                on loads.load_id = deliveries.load_id and loads.status = 0
-            where loads.load_id is not null or deliveries.load_id = ''
-            group by deliveries.{scope}
-        ) as current_deliveries
-        where {rel}.{scope} = current_deliveries.scope_value
-            and coalesce({rel}.{LOAD_ID}, '') < current_deliveries.current_load_id
-    """
-    try:
-        with sql_client.begin_transaction():
-            before = sql_client.execute_sql(f"select count(*) from {rel}")[0][0]
-            sql_client.execute_sql(sql)
-            after = sql_client.execute_sql(f"select count(*) from {rel}")[0][0]
-    except DatabaseUndefinedRelation:  # nothing landed yet
-        return 0
-    return int(before) - int(after)
+    declared = [
+        (table["name"], table[DELIVERY_SCOPE_HINT])
+        for table in pipeline.default_schema.data_tables()
+        if table.get(DELIVERY_SCOPE_HINT)
+    ]
+    deleted: dict[str, int] = {}
+    if not declared:
+        return deleted
+    with pipeline.sql_client() as client:
+        loads = client.make_qualified_table_name("_dlt_loads")
+        for name, scope_name in declared:
+            rel = client.make_qualified_table_name(name)
+            scope = client.escape_column_name(scope_name)
+            sql = f"""
+                delete from {rel}
+                using (
+                    select deliveries.scope_value, max(deliveries.load_id) as current_load_id
+                    from (
+                        select distinct {scope} as scope_value,
+                            coalesce({LOAD_ID}, '') as load_id
+                        from {rel}
+                    ) as deliveries
+                    left join {loads} as loads
+                        on loads.load_id = deliveries.load_id and loads.status = 0
+                    where loads.load_id is not null or deliveries.load_id = ''
+                    group by deliveries.scope_value
+                ) as current_deliveries
+                where {rel}.{scope} = current_deliveries.scope_value
+                    and coalesce({rel}.{LOAD_ID}, '') < current_deliveries.current_load_id
+            """
+            try:
+                with client.begin_transaction():
+                    before = client.execute_sql(f"select count(*) from {rel}")[0][0]
+                    client.execute_sql(sql)
+                    after = client.execute_sql(f"select count(*) from {rel}")[0][0]
+            except DatabaseUndefinedRelation:  # declared, but no load has created it yet
+                continue
+            deleted[f"{pipeline.dataset_name}.{name}"] = int(before) - int(after)
+    return deleted
 
 
 # --------------------------------------------------------------------------- incremental state

@@ -24,11 +24,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from ingestion.anthropic import ADMIN_KEY_ENV as ANTHROPIC_KEY_ENV
 from ingestion.anthropic import anthropic_source
 from ingestion.aws_bedrock import CUR_URI_ENV as AWS_BEDROCK_ENV
-from ingestion.aws_bedrock import DELIVERY_TABLES as AWS_BEDROCK_DELIVERIES
 from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.azure_openai import TOKEN_ENV as AZURE_OPENAI_TOKEN_ENV
 from ingestion.azure_openai import azure_openai_source
-from ingestion.common import MissingCredentials, ProviderAPIError, retire_superseded_deliveries
+from ingestion.common import MissingCredentials, ProviderAPIError, delete_superseded_rows
 from ingestion.focus import EXPORTS_DIR_ENV as FOCUS_EXPORTS_ENV
 from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import EXPORT_DIR_ENV as GCP_VERTEX_AI_EXPORT_ENV
@@ -56,10 +55,6 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
     "telemetry": (telemetry_source, TELEMETRY_DIR_ENV),  # app LLM-call files (a folder)
 }
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
-
-DELIVERY_TABLES: dict[str, dict[str, str]] = {"aws_bedrock": AWS_BEDROCK_DELIVERIES}
-"""Provider → {raw table: its delivery scope column} of the tables landed as whole deliveries
-(ingestion.common.DELIVERY_HINTS): retired by `retire_superseded` after every load."""
 
 PIPELINES_DIRNAME = ".dlt_pipelines"
 
@@ -94,7 +89,7 @@ def make_pipeline(
 
     Every row carries dlt's `_dlt_load_id`, Arrow items too (dlt adds it to Arrow tables only
     when asked; it is a constant dictionary column, free): a whole delivery is told from the
-    one it replaces by its load id (ingestion.common.DELIVERY_HINTS)."""
+    one it replaces by its load id (ingestion.common.single_write)."""
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     return dlt.pipeline(
         pipeline_name=pipeline_name(provider),
@@ -102,21 +97,6 @@ def make_pipeline(
         dataset_name=dataset_name(provider),
         pipelines_dir=str(pipelines_dir),
     )
-
-
-def retire_superseded(provider: str, pipeline: dlt.Pipeline) -> dict[str, int]:
-    """After a load: delete the rows newer deliveries replaced, per delivery table of the
-    provider ({"<dataset>.<table>": rows deleted}). Safe to run any time, any number of times."""
-    retired: dict[str, int] = {}
-    tables = DELIVERY_TABLES.get(provider, {})
-    if not tables:
-        return retired
-    with pipeline.sql_client() as client:
-        for table, scope in tables.items():
-            retired[f"{pipeline.dataset_name}.{table}"] = retire_superseded_deliveries(
-                client, table, scope
-            )
-    return retired
 
 
 def _count_rows(
@@ -205,14 +185,14 @@ def run_ingestion(
             for step in pipeline.last_trace.steps
             if step.finished_at is not None
         }
-        t_retire = time.perf_counter()
-        retired = retire_superseded(provider, pipeline)
-        if retired:
-            steps["retire"] = time.perf_counter() - t_retire
+        t_delete = time.perf_counter()
+        superseded = delete_superseded_rows(pipeline)
+        if superseded:
+            steps["delete superseded"] = time.perf_counter() - t_delete
         result["providers"][provider] = {
             "load_ids": list(load_info.loads_ids),
             "steps": steps,
-            "retired_rows": retired,
+            "superseded_rows_deleted": superseded,
         }
     result["seconds"]["total"] = time.perf_counter() - t_all
     if failures:

@@ -250,7 +250,7 @@
 
 {#-
     The rows of the newest completed delivery of each `scope` value of a raw table that dlt
-    lands as whole deliveries (ingestion.common.DELIVERY_HINTS: appended, one write). An older
+    lands as whole deliveries (ingestion.common.single_write: appended, one write). An older
     delivery of the same scope (until ingestion retires it) and a delivery whose load dlt has
     not completed (a crash mid-load) are not read. Rows landed before load ids were recorded
     count as the oldest completed delivery.

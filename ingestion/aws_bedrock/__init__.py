@@ -33,7 +33,6 @@ from ingestion.common import (
     BILLING_ACCOUNT,
     BUCKET_DATE,
     DEFAULT_RETRY_POLICY,
-    DELIVERY_HINTS,
     MERGE_HINTS,
     ROW_KEY,
     ProviderAPIError,
@@ -42,6 +41,7 @@ from ingestion.common import (
     register_secret,
     resource_day_window,
     row_keys,
+    single_write,
 )
 
 log = logging.getLogger("ingestion")
@@ -61,9 +61,6 @@ SOURCE_FILE = "_source_file"
 SECRET_ENVS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
 
 SOURCE_ROW_NUMBER = "_source_row_number"
-DELIVERY_TABLES = {"cur_line_items": BILLING_PERIOD}
-"""The CUR lands as whole deliveries of a billing period (ingestion.common.DELIVERY_HINTS):
-AWS re-delivers every file of an open (or recently closed) period, never across periods."""
 
 CUR_COLUMNS_ENV = "TOKENLEDGER_AWS_CUR_COLUMNS"
 """Unset: land `CUR_COLUMNS`; `all`: every column of the export; else a comma list of extra
@@ -495,9 +492,7 @@ def cur_file_to_arrow(
         if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
         and f.name != "identity_line_item_id"  # unique per line: a dictionary would not pay
     ]
-    table = pq.read_table(
-        io.BytesIO(data), columns=[f.name for f in wanted], read_dictionary=text
-    )
+    table = pq.read_table(io.BytesIO(data), columns=[f.name for f in wanted], read_dictionary=text)
     row_number = pa.array(np.arange(table.num_rows, dtype=np.int64))
     if "line_item_product_code" in table.column_names:
         keep = pc.is_in(table["line_item_product_code"], pa.array(product_codes))
@@ -589,7 +584,9 @@ def _cur_resource(start: date | None, end: date | None, cur_uri: str | None) -> 
         yield from fetch_cur(aws_client("s3"), uri, first, last, _product_codes())
         advance_state(state, last, today)
 
-    return dlt.resource(cur_line_items, name="cur_line_items", **DELIVERY_HINTS)
+    # whole deliveries of a billing period: AWS re-delivers every file of an open (or recently
+    # closed) period, never across periods (ingestion.common.single_write)
+    return single_write(dlt.resource(cur_line_items, name="cur_line_items"), scope=BILLING_PERIOD)
 
 
 def _ce_resource(start: date | None, end: date | None) -> DltResource:

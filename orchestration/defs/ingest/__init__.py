@@ -12,6 +12,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from ingestion.anthropic import anthropic_source
 from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.azure_openai import azure_openai_source
+from ingestion.common import delete_superseded_rows
 from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import openai_source
@@ -21,7 +22,6 @@ from ingestion.pipeline import (
     PROVIDERS,
     configured_providers,
     make_pipeline,
-    retire_superseded,
 )
 from ingestion.telemetry import telemetry_source
 from orchestration.partitions import DAILY, SINGLE_RUN, days_to_fetch
@@ -88,7 +88,7 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
             dlt_source=source_factory(start=first, end=last),
             dlt_pipeline=pipeline,
         )
-        for table, rows in retire_superseded(provider, pipeline).items():
+        for table, rows in delete_superseded_rows(pipeline).items():
             context.log.info(f"{table}: {rows} rows of superseded deliveries deleted")
 
     return _assets
