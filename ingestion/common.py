@@ -54,6 +54,78 @@ MERGE_HINTS: dict[str, Any] = {
 """dlt resource hints every raw table shares (see docs/contracts.md, Raw tables)."""
 
 
+# --------------------------------------------------------------------------- single-write replace
+REPLACE_SCOPE_HINT = "x-tokenledger-replace-scope"
+REPLACE_VERSION_HINT = "x-tokenledger-replace-version"
+
+
+def single_write(resource: Any, *, scope: str, version: str) -> Any:
+    """Make the dlt `resource` land its tables with a single write per row, replacing rows per
+    `scope` value (a file, a billing period) — instead of `merge`, which writes every row
+    twice (a staging copy, then the delete-insert into the table).
+
+    dlt appends; every run stamps its rows with a `version` that sorts after all earlier ones
+    (e.g. the run's UTC timestamp as text). A scope value read again therefore has rows of two
+    versions until `delete_superseded_rows` (run after the load) removes the older ones; the
+    readers (dbt) keep only the newest version of each scope value, so a crash between the load
+    and the delete, or a load interrupted half way and resumed by dlt, never shows a row twice.
+    Returns the resource.
+    """
+    resource.apply_hints(
+        primary_key=ROW_KEY,
+        write_disposition="append",
+        additional_table_hints={REPLACE_SCOPE_HINT: scope, REPLACE_VERSION_HINT: version},
+    )
+    return resource
+
+
+def delete_superseded_rows(pipeline: Any) -> list[str]:
+    """After a load: in the tables of `pipeline` declared by `single_write`, delete the rows
+    of each scope value that a newer version replaced. The tables of one pipeline with the
+    same scope share its versions: a file read again supersedes its rows in every table (its
+    valid rows and its quarantined lines), even in a table the new version left no row in.
+    Idempotent, so it also clears what an earlier run left behind when it stopped before this
+    step. Returns the tables cleaned. Works on any SQL destination dlt loads (DuckDB,
+    PostgreSQL)."""
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    by_scope: dict[tuple[str, str], list[str]] = {}
+    for table in pipeline.default_schema.data_tables():
+        scope, version = table.get(REPLACE_SCOPE_HINT), table.get(REPLACE_VERSION_HINT)
+        if scope and version:
+            by_scope.setdefault((scope, version), []).append(table["name"])
+    cleaned: list[str] = []
+    if not by_scope:
+        return cleaned
+    with pipeline.sql_client() as client:
+        for (scope_name, version_name), names in by_scope.items():
+            scope = client.escape_column_name(scope_name)
+            version = client.escape_column_name(version_name)
+            existing = []
+            for name in names:
+                qualified = client.make_qualified_table_name(name)
+                try:  # declared, but maybe no load has created it yet
+                    client.execute_sql(f"select 1 from {qualified} where 1 = 0")
+                except DatabaseUndefinedRelation:
+                    continue
+                existing.append((name, qualified))
+            if not existing:
+                continue
+            versions = " union all ".join(
+                f"select {scope} as scope_value, max({version}) as newest from {q} group by {scope}"
+                for _, q in existing
+            )
+            for name, qualified in existing:
+                client.execute_sql(
+                    f"delete from {qualified} using (select scope_value, max(newest) as newest"
+                    f" from ({versions}) as versions group by scope_value) as latest"
+                    f" where {qualified}.{scope} = latest.scope_value"
+                    f" and {qualified}.{version} < latest.newest"
+                )
+                cleaned.append(name)
+    return cleaned
+
+
 # --------------------------------------------------------------------------- secrets in logs
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()

@@ -27,7 +27,7 @@ from ingestion.aws_bedrock import CUR_URI_ENV as AWS_BEDROCK_ENV
 from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.azure_openai import TOKEN_ENV as AZURE_OPENAI_TOKEN_ENV
 from ingestion.azure_openai import azure_openai_source
-from ingestion.common import MissingCredentials, ProviderAPIError
+from ingestion.common import MissingCredentials, ProviderAPIError, delete_superseded_rows
 from ingestion.focus import EXPORTS_DIR_ENV as FOCUS_EXPORTS_ENV
 from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import EXPORT_DIR_ENV as GCP_VERTEX_AI_EXPORT_ENV
@@ -57,6 +57,28 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
 """Provider → (dlt source factory, the env var whose presence makes it configured)."""
 
 PIPELINES_DIRNAME = ".dlt_pipelines"
+
+DUCKDB_MEMORY_LIMIT_ENV = "TOKENLEDGER_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+
+
+def duckdb_settings() -> dict[str, Any]:
+    """DuckDB settings of every process that writes the warehouse (dlt here, dbt through
+    profiles.yml): bounded memory (DuckDB's default is 80 % of RAM; above the limit it spills to
+    disk) and no insertion order to keep, so large inserts run in parallel."""
+    return {
+        "memory_limit": os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT,
+        "preserve_insertion_order": False,
+    }
+
+
+def duckdb_destination(path: Path | str) -> AnyDestination:
+    """The dlt destination of a DuckDB warehouse file, with `duckdb_settings()`."""
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    return dlt.destinations.duckdb(
+        credentials=DuckDbCredentials(str(path), global_config=duckdb_settings())
+    )
 
 
 def pipeline_name(provider: str) -> str:
@@ -151,7 +173,7 @@ def run_ingestion(
     duckdb_path = Path(duckdb_path)
     if destination is None:
         duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        destination = dlt.destinations.duckdb(str(duckdb_path))
+        destination = duckdb_destination(duckdb_path)
     pipelines_dir = duckdb_path.parent / PIPELINES_DIRNAME
     # no phoning home from a cost pipeline (and no internet in tests); a user can opt back in
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -168,6 +190,9 @@ def run_ingestion(
         t0 = time.perf_counter()
         try:
             load_info = pipeline.run(source)
+            t_clean = time.perf_counter()
+            delete_superseded_rows(pipeline)  # single-write tables: drop replaced versions
+            cleanup_s = time.perf_counter() - t_clean
         except PipelineStepFailed as exc:
             cause = _root_cause(exc)
             log.error("%s ingestion failed: %s", provider, cause)
@@ -180,6 +205,7 @@ def run_ingestion(
             for step in pipeline.last_trace.steps
             if step.finished_at is not None
         }
+        steps["delete_superseded"] = cleanup_s
         result["providers"][provider] = {"load_ids": list(load_info.loads_ids), "steps": steps}
     result["seconds"]["total"] = time.perf_counter() - t_all
     if failures:

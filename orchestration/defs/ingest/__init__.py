@@ -12,6 +12,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from ingestion.anthropic import anthropic_source
 from ingestion.aws_bedrock import aws_bedrock_source
 from ingestion.azure_openai import azure_openai_source
+from ingestion.common import delete_superseded_rows
 from ingestion.focus import focus_source
 from ingestion.gcp_vertex_ai import gcp_vertex_ai_source
 from ingestion.openai import openai_source
@@ -76,11 +77,11 @@ def provider_assets(provider: str, source_factory: Callable) -> dg.AssetsDefinit
             return
         first, last = days_to_fetch(context)
         context.log.info(f"fetching {provider} usage and cost for {first} .. {last} (UTC)")
+        pipeline = _run_pipeline(provider, warehouse.warehouse())
         yield from dlt.run(
-            context=context,
-            dlt_source=source_factory(start=first, end=last),
-            dlt_pipeline=_run_pipeline(provider, warehouse.warehouse()),
+            context=context, dlt_source=source_factory(start=first, end=last), dlt_pipeline=pipeline
         )
+        delete_superseded_rows(pipeline)  # single-write tables: drop the rows a re-read replaced
 
     return _assets
 
