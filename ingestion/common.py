@@ -563,72 +563,87 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 LOAD_ID = "_dlt_load_id"
 """dlt's load id on every row (Arrow items get it too: see ingestion.pipeline.make_pipeline)."""
 DELIVERY_SCOPE_HINT = "x-tokenledger-delivery-scope"
-"""Table hint naming the column whose values are delivered whole (see `single_write`)."""
+DELIVERY_VERSION_HINT = "x-tokenledger-delivery-version"
+"""Table hints naming the column whose values are delivered whole and the column that orders
+deliveries (see `single_write`)."""
 
 
-def single_write(resource: Any, *, scope: str) -> Any:
+def single_write(resource: Any, *, scope: str, version: str = LOAD_ID) -> Any:
     """Land the dlt `resource`'s tables as whole *deliveries* of a `scope` column (an AWS
     billing period, a telemetry file), each row written once: appended, with no staging copy
     and no merge (a merge writes every row twice). Returns the resource.
 
-    A newer delivery of a scope value supersedes the older ones the moment dlt completes its
-    load: the staging models read only the newest completed delivery per scope value (macro
-    `current_delivery`: the newest `_dlt_load_id` that `_dlt_loads` marks complete), and
-    `delete_superseded_rows` then deletes the older rows. A crash mid-load leaves rows of a
-    load dlt has not completed: they are not read, and the next run completes that load, so
-    nothing is lost or counted twice in between."""
+    Every delivery's rows carry a `version` that sorts after all earlier ones (default dlt's
+    load id; telemetry stamps the time it read the file). A scope value read again has rows of
+    two versions until `delete_superseded_rows` (run after each load) deletes the older ones;
+    the staging models read only the newest version of each scope value (macro
+    `current_delivery` for the CUR). A crash mid-load leaves rows of a load dlt has not
+    completed: the delete never counts them as the newest, and the next run completes that
+    load, so nothing is lost or counted twice."""
     resource.apply_hints(
-        write_disposition="append", additional_table_hints={DELIVERY_SCOPE_HINT: scope}
+        write_disposition="append",
+        additional_table_hints={DELIVERY_SCOPE_HINT: scope, DELIVERY_VERSION_HINT: version},
     )
     return resource
 
 
 def delete_superseded_rows(pipeline: Any) -> dict[str, int]:
-    """After a load: in every table of `pipeline` declared by `single_write`, delete the rows
-    a newer completed delivery of their scope value replaced ({"<dataset>.<table>": rows}).
-    Idempotent, so it also clears what a run that stopped before this step left; rows of a
-    load dlt has not completed are kept. Rows landed before load ids were recorded (null)
-    count as the oldest completed delivery. DuckDB and PostgreSQL."""
+    """After a load: in the tables of `pipeline` declared by `single_write`, delete the rows
+    of each scope value that a newer *completed* delivery replaced ({"<dataset>.<table>":
+    rows deleted}). The tables of one pipeline with the same scope share their versions: a
+    file read again supersedes its rows in every table (its valid rows and its quarantined
+    lines), even in a table the new delivery left no row in. Rows of a load dlt has not
+    completed (no `_dlt_loads` row) never supersede anything. Idempotent, so it also clears
+    what a run that stopped before this step left. DuckDB and PostgreSQL."""
     from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-    declared = [
-        (table["name"], table[DELIVERY_SCOPE_HINT])
-        for table in pipeline.default_schema.data_tables()
-        if table.get(DELIVERY_SCOPE_HINT)
-    ]
+    by_scope: dict[tuple[str, str], list[str]] = {}
+    for table in pipeline.default_schema.data_tables():
+        scope, version = table.get(DELIVERY_SCOPE_HINT), table.get(DELIVERY_VERSION_HINT)
+        if scope and version:
+            by_scope.setdefault((scope, version), []).append(table["name"])
     deleted: dict[str, int] = {}
-    if not declared:
+    if not by_scope:
         return deleted
     with pipeline.sql_client() as client:
         loads = client.make_qualified_table_name("_dlt_loads")
-        for name, scope_name in declared:
-            rel = client.make_qualified_table_name(name)
+        for (scope_name, version_name), names in by_scope.items():
             scope = client.escape_column_name(scope_name)
-            sql = f"""
-                delete from {rel}
-                using (
-                    select deliveries.scope_value, max(deliveries.load_id) as current_load_id
-                    from (
-                        select distinct {scope} as scope_value,
-                            coalesce({LOAD_ID}, '') as load_id
-                        from {rel}
-                    ) as deliveries
-                    left join {loads} as loads
-                        on loads.load_id = deliveries.load_id and loads.status = 0
-                    where loads.load_id is not null or deliveries.load_id = ''
-                    group by deliveries.scope_value
-                ) as current_deliveries
-                where {rel}.{scope} = current_deliveries.scope_value
-                    and coalesce({rel}.{LOAD_ID}, '') < current_deliveries.current_load_id
-            """
-            try:
-                with client.begin_transaction():
-                    before = client.execute_sql(f"select count(*) from {rel}")[0][0]
-                    client.execute_sql(sql)
-                    after = client.execute_sql(f"select count(*) from {rel}")[0][0]
-            except DatabaseUndefinedRelation:  # declared, but no load has created it yet
+            version = client.escape_column_name(version_name)
+            existing = []
+            for name in names:
+                qualified = client.make_qualified_table_name(name)
+                try:  # declared, but maybe no load has created it yet
+                    client.execute_sql(f"select 1 from {qualified} where 1 = 0")
+                except DatabaseUndefinedRelation:
+                    continue
+                existing.append((name, qualified))
+            if not existing:
                 continue
-            deleted[f"{pipeline.dataset_name}.{name}"] = int(before) - int(after)
+            # the newest version per scope value among rows of completed loads (rows landed
+            # before load ids were recorded count as completed)
+            deliveries = " union all ".join(
+                f"select distinct {scope} as scope_value, {version} as version, {LOAD_ID} "
+                f"as load_id from {q}"
+                for _, q in existing
+            )
+            latest = (
+                "select deliveries.scope_value, max(deliveries.version) as newest "
+                f"from ({deliveries}) as deliveries left join {loads} as loads "
+                "on loads.load_id = deliveries.load_id and loads.status = 0 "
+                "where loads.load_id is not null or deliveries.load_id is null "
+                "group by deliveries.scope_value"
+            )
+            for name, qualified in existing:
+                with client.begin_transaction():
+                    before = client.execute_sql(f"select count(*) from {qualified}")[0][0]
+                    client.execute_sql(
+                        f"delete from {qualified} using ({latest}) as latest"
+                        f" where {qualified}.{scope} = latest.scope_value"
+                        f" and coalesce({qualified}.{version}, '') < latest.newest"
+                    )
+                    after = client.execute_sql(f"select count(*) from {qualified}")[0][0]
+                deleted[f"{pipeline.dataset_name}.{name}"] = int(before) - int(after)
     return deleted
 
 

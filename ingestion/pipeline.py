@@ -58,6 +58,28 @@ PROVIDERS: dict[str, tuple[SourceFactory, str]] = {
 
 PIPELINES_DIRNAME = ".dlt_pipelines"
 
+DUCKDB_MEMORY_LIMIT_ENV = "TOKENLEDGER_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+
+
+def duckdb_settings() -> dict[str, Any]:
+    """DuckDB settings of every process that writes the warehouse (dlt here, dbt through
+    profiles.yml): bounded memory (DuckDB's default is 80 % of RAM; above the limit it spills to
+    disk) and no insertion order to keep, so large inserts run in parallel."""
+    return {
+        "memory_limit": os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT,
+        "preserve_insertion_order": False,
+    }
+
+
+def duckdb_destination(path: Path | str) -> AnyDestination:
+    """The dlt destination of a DuckDB warehouse file, with `duckdb_settings()`."""
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    return dlt.destinations.duckdb(
+        credentials=DuckDbCredentials(str(path), global_config=duckdb_settings())
+    )
+
 
 def pipeline_name(provider: str) -> str:
     """dlt pipeline name of a provider (contract: `tokenledger_<provider>`)."""
@@ -156,7 +178,7 @@ def run_ingestion(
     duckdb_path = Path(duckdb_path)
     if destination is None:
         duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        destination = dlt.destinations.duckdb(str(duckdb_path))
+        destination = duckdb_destination(duckdb_path)
     pipelines_dir = duckdb_path.parent / PIPELINES_DIRNAME
     # no phoning home from a cost pipeline (and no internet in tests); a user can opt back in
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")

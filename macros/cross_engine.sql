@@ -67,6 +67,21 @@
 {%- endmacro %}
 
 
+{#- A 64-bit hash of a text expression: cheap grouping keys (collisions are possible; use it to
+    find candidates, then compare the values themselves). -#}
+{% macro hash_to_bigint(expression) -%}
+    {{ return(adapter.dispatch('hash_to_bigint', 'tokenledger')(expression)) }}
+{%- endmacro %}
+
+{% macro default__hash_to_bigint(expression) -%}
+    hashtextextended(cast({{ expression }} as text), 0)
+{%- endmacro %}
+
+{% macro duckdb__hash_to_bigint(expression) -%}
+    hash({{ expression }})
+{%- endmacro %}
+
+
 {#- The text before / after the LAST occurrence of `separator` (portable: reverse + strpos).
     No separator: `before` is null and `after` is the whole value. -#}
 {% macro split_on_last(column, separator, part) -%}

@@ -3,10 +3,12 @@ allocation rules the seeds describe) emits its apps' LLM calls as JSONL / OTLP /
 → `tokenledger run` (real dlt, real dbt) → marts.fct_cost_attributed / fct_unit_economics.
 
 What a user would notice: every billed dollar is attributed, unattributed or unallocated
-(per provider and day, exactly); with complete telemetry each team's and each feature's cost
-equals the truth to the cent; with 10 % of calls untagged the unattributed share grows by the
-untagged share and no team is charged for another team's calls; malformed lines are
-quarantined with their reason; the helper records what the real SDKs return.
+(per provider and day, exactly); with complete telemetry each team's, each feature's and each
+conversation's cost equals the truth to the cent; with 10 % of calls untagged the unattributed
+share grows by the untagged share and no team is charged for another team's calls; a
+re-written file replaces its calls even when the ingestion stopped before deleting the old
+ones; malformed lines are quarantined with their reason; the helper records what the real SDKs
+return.
 Expected figures come from the simulator (`TelemetrySim` calls × the world's prices), never
 from the SQL.
 """
@@ -21,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.pipeline import run_ingestion
-from ingestion.telemetry import QUARANTINE_TABLE
+from ingestion.common import delete_superseded_rows
+from ingestion.pipeline import PIPELINES_DIRNAME, duckdb_destination, make_pipeline, run_ingestion
+from ingestion.telemetry import QUARANTINE_TABLE, telemetry_source
 from simulator.server import serve
 from simulator.telemetry import TelemetrySim
 from simulator.world import World
@@ -103,6 +106,13 @@ def complete(run):
             "select feature, sum(request_count), sum(attributed_cost), "
             "sum(cost_per_request * request_count) from marts.fct_unit_economics group by 1",
         ),
+        "unit_conversations": _query(
+            db,
+            "select charge_date, provider, team, application, feature, prompt_template_id, "
+            "model, conversation_count, cost_per_conversation::varchar "
+            "from marts.fct_unit_economics",
+        ),
+        "by_conversation": _cost_by_conversation(db),
         "quarantined": _query(
             db, f"select source_format, reason from raw_telemetry.{QUARANTINE_TABLE}"
         ),
@@ -119,12 +129,21 @@ def complete(run):
 
 @pytest.fixture(scope="module")
 def untagged(run, world, complete):
-    """The same calls re-reported with 10 % untagged: files re-written, telemetry re-ingested
-    (a re-written file replaces its rows), the telemetry models rebuilt."""
+    """The same calls re-reported with 10 % untagged: files re-written, re-ingested, the
+    telemetry models rebuilt (incrementally). The ingestion stops right after dlt's load, as if
+    it crashed before deleting the rows the re-written files replace (what
+    `delete_superseded_rows` does next): the build must read only the newest version of each
+    file. The delete runs after the build."""
     db, telemetry_dir = run
     sim = TelemetrySim(world, untagged_fraction=0.10)
     sim.write(telemetry_dir)
-    landed = run_ingestion(None, None, db, providers=["telemetry"])
+    pipeline = make_pipeline("telemetry", duckdb_destination(db), db.parent / PIPELINES_DIRNAME)
+    pipeline.run(telemetry_source())
+    versions_sql = (
+        "select max(n) from (select _source_file, count(distinct _loaded_at) as n "
+        "from raw_telemetry.llm_call_events group by 1) as files"
+    )
+    (versions_at_build,) = _query(db, versions_sql)[0]
     summary = run_dbt(
         ["build", "--select", "stg_telemetry__llm_calls+", "--exclude", "fct_spend_anomalies"],
         duckdb_path=db,
@@ -132,7 +151,43 @@ def untagged(run, world, complete):
         raise_on_failure=False,
     )
     assert summary.success, summary.failures
-    return sim, landed
+    figures = {
+        "by_conversation": _cost_by_conversation(db),
+        "versions_at_build": versions_at_build,
+    }
+    delete_superseded_rows(pipeline)
+    (figures["versions_after_cleanup"],) = _query(db, versions_sql)[0]
+    return sim, figures
+
+
+def _cost_by_conversation(db: Path) -> dict[str, Decimal]:
+    rows = _query(
+        db,
+        "select conversation_id, sum(attributed_cost)::varchar from marts.fct_conversation_costs "
+        "group by 1",
+    )
+    return {conversation: Decimal(cost) for conversation, cost in rows}
+
+
+def _truth_by_conversation(sim: TelemetrySim) -> dict[str, Decimal]:
+    """True cost of every conversation's reported, tagged calls."""
+    t = sim.calls.select(["conversation_id", "cost_pico", "is_missing", "is_untagged"])
+    t = t.to_pandas()
+    t = t[~t["is_missing"] & ~t["is_untagged"]]
+    return {
+        conversation: Decimal(int(p)) / PICO
+        for conversation, p in t.groupby("conversation_id")["cost_pico"].sum().items()
+    }
+
+
+def _assert_conversations_match(got: dict[str, Decimal], truth: dict[str, Decimal]) -> None:
+    """Every conversation to the cent (half a cent either way) and in total; a conversation the
+    bill charges nothing for (Priority Tier calls) has no row."""
+    truth = {c: v for c, v in truth.items() if v != 0}
+    assert set(got) == set(truth)
+    off = {c: (got[c], truth[c]) for c in truth if abs(got[c] - truth[c]) >= CENT / 2}
+    assert not off, list(off.items())[:5]
+    assert abs(sum(got.values()) - sum(truth.values())) < CENT
 
 
 def _attributed_by(db: Path, dims: str, where: str) -> dict[tuple, Decimal]:
@@ -243,8 +298,11 @@ def test_conservation_per_provider_and_day(run, world, untagged):
 
 def test_ten_percent_untagged_is_the_unattributed_share(run, world, untagged):
     db, _ = run
-    sim, landed = untagged
-    assert sum(landed["rows"].values()) > 0  # re-written files were re-read
+    sim, figures = untagged
+    # every re-written file was read again: two versions of its rows while dbt built (the
+    # build kept the newest, or the figures below would be off), one after the cleanup
+    assert figures["versions_at_build"] == 2
+    assert figures["versions_after_cleanup"] == 1
     t = sim.truth_cost_frame()
     total = sum(_billed_by_provider_day(world).values())
     untagged_share = Decimal(int(t[t["is_untagged"]]["cost_pico"].sum())) / PICO / total
@@ -261,6 +319,9 @@ def test_ten_percent_untagged_is_the_unattributed_share(run, world, untagged):
     assert _to_cent(got) == _to_cent(truth)
     owners = {(team, feature) for team, feature in truth}
     assert set(got) <= owners
+    # each conversation pays for its tagged calls, to the cent: the incremental rebuild
+    # redid every day whose calls changed
+    _assert_conversations_match(figures["by_conversation"], _truth_by_conversation(sim))
 
 
 def test_unit_economics(complete, world):
@@ -272,6 +333,32 @@ def test_unit_economics(complete, world):
             continue
         assert request_count == requests[feature]
         assert abs(Decimal(str(cost_by_request)) - Decimal(str(cost))) < CENT
+
+
+def test_complete_telemetry_matches_truth_per_conversation(world, complete):
+    _assert_conversations_match(
+        complete["by_conversation"], _truth_by_conversation(TelemetrySim(world))
+    )
+
+
+def test_cost_per_conversation_in_unit_economics(world, complete):
+    """Per day × feature group: the conversations whose calls the bill charges, and what they
+    cost each on average, against the simulator's calls."""
+    calls = TelemetrySim(world).reported().to_pandas()
+    calls = calls[calls["cost_pico"] > 0]  # Priority Tier calls: not on the bill
+    keys = ["event_date", "provider", "team", "application", "feature", "prompt_template_id"]
+    grouped = calls.groupby([*keys, "model"])
+    conversations = grouped["conversation_id"].nunique().to_dict()
+    cost = grouped["cost_pico"].sum().to_dict()
+    seen = set()
+    for *key, conversation_count, cost_per_conversation in complete["unit_conversations"]:
+        key = tuple(key)
+        seen.add(key)
+        assert conversation_count == conversations.get(key, 0), key
+        if conversation_count:
+            spent = Decimal(cost_per_conversation) * conversation_count
+            assert abs(spent - Decimal(int(cost[key])) / PICO) < CENT, key
+    assert set(conversations) <= seen
 
 
 # ------------------------------------------------------------------------ recording helper

@@ -199,7 +199,9 @@ class Warehouse:
         import dlt
 
         if not self.is_postgres:
-            return dlt.destinations.duckdb(str(self.duckdb_path))
+            from ingestion.pipeline import duckdb_destination
+
+            return duckdb_destination(self.duckdb_path)
         from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
         creds = PostgresCredentials()

@@ -8,7 +8,8 @@ reported call (per GenAI span for OTLP). See README.md beside this file.
 
 Layout: `$TOKENLEDGER_TELEMETRY_DIR/<format>/**/*.jsonl` (also `*.json`, `*.ndjson`) with
 format one of `jsonl`, `otlp`, `litellm`. A file already loaded (same size and mtime) is not
-re-read; a re-written file replaces all its rows (merge scope `_source_file`); a line that is
+re-read; a re-written file replaces all its rows (appended as a newer `_loaded_at` version of
+its `_source_file`, the older version deleted after the load); a line that is
 not valid JSON or not a valid event is quarantined with its reason in `quarantined_lines`.
 Files are parsed to Arrow by Arrow's JSON reader (no Python dict per event).
 """
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from dlt.sources import DltResource
 
-from ingestion.common import MissingCredentials
+from ingestion.common import MissingCredentials, single_write
 
 log = logging.getLogger("ingestion")
 
@@ -48,17 +49,6 @@ SUFFIXES = (".jsonl", ".json", ".ndjson")
 MAX_QUARANTINED_LINE_CHARS = 4000
 BATCH_ROWS = 500_000
 PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-MERGE_HINTS: dict[str, Any] = {
-    "primary_key": ROW_KEY,
-    "write_disposition": {
-        "disposition": "merge",
-        "strategy": "delete-insert",
-        # a re-read file replaces every row it produced before (hash semi-join, see common.py)
-        "destination_scope": f"{SOURCE_FILE} IN (SELECT {SOURCE_FILE} FROM {{staging_table}})",
-        "deduplicated": True,
-    },
-}
 
 _S, _I, _F = pa.string(), pa.int64(), pa.float64()
 
@@ -326,7 +316,9 @@ def parse_lines(
     return table, np.array(good_numbers, dtype=np.int64), bad
 
 
-def _quarantine_rows(fmt: str, rel: str, bad: list[tuple[int, str, str]]) -> pa.Table:
+def _quarantine_rows(
+    fmt: str, rel: str, bad: list[tuple[int, str, str]], loaded_at: str
+) -> pa.Table:
     table = pa.table(
         {
             ROW_KEY: pa.array([f"{rel}#{n}" for n, _, _ in bad], _S),
@@ -335,6 +327,7 @@ def _quarantine_rows(fmt: str, rel: str, bad: list[tuple[int, str, str]]) -> pa.
             LINE_NUMBER: pa.array([n for n, _, _ in bad], _I),
             "reason": pa.array([r for _, r, _ in bad], _S),
             "line": pa.array([t[:MAX_QUARANTINED_LINE_CHARS] for _, _, t in bad], _S),
+            LOADED_AT: pa.array([loaded_at] * len(bad), _S),
         }
     )
     return table.cast(table.schema.set(0, pa.field(ROW_KEY, _S, nullable=False)))
@@ -519,10 +512,10 @@ def read_file(
         keys = pc.binary_join_element_wise(rel + "#", pc.cast(pa.array(line_numbers), _S), "")
     rows = _drop_secrets(rows)
     rows = rows.append_column(pa.field(ROW_KEY, _S, nullable=False), keys)
-    rows = rows.append_column(SOURCE_FILE, pa.array([rel] * rows.num_rows, _S))
+    rows = rows.append_column(SOURCE_FILE, pa.repeat(pa.scalar(rel, _S), rows.num_rows))
     rows = rows.append_column(LINE_NUMBER, pa.array(line_numbers, _I))
     loaded_at = loaded_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    rows = rows.append_column(LOADED_AT, pa.array([loaded_at] * rows.num_rows, _S))
+    rows = rows.append_column(LOADED_AT, pa.repeat(pa.scalar(loaded_at, _S), rows.num_rows))
     invalid = pc.is_valid(reason)
     if pc.any(invalid).as_py():
         bad_rows = rows.filter(invalid)
@@ -532,7 +525,7 @@ def read_file(
         for number, text in zip(bad_rows[LINE_NUMBER].to_pylist(), reasons, strict=True):
             bad.append((number, text, lines[number - 1].decode("utf-8", errors="replace")))
         rows = rows.filter(pc.invert(invalid))
-    return rows, _quarantine_rows(fmt, rel, bad)
+    return rows, _quarantine_rows(fmt, rel, bad, loaded_at)
 
 
 KEY_ID_COLUMNS = (
@@ -615,7 +608,9 @@ def _resource(fmt: str, directory: str | None) -> DltResource:
         if quarantine_batch:
             yield dlt.mark.with_table_name(pa.concat_tables(quarantine_batch), QUARANTINE_TABLE)
 
-    return dlt.resource(read_format, name=table, **MERGE_HINTS)
+    # one write per row: a re-read file's rows are appended with the run's `_loaded_at`; its
+    # earlier rows are then superseded (deleted after the load; dbt keeps the newest version)
+    return single_write(dlt.resource(read_format, name=table), scope=SOURCE_FILE, version=LOADED_AT)
 
 
 @dlt.source(name=PROVIDER, max_table_nesting=0)

@@ -63,7 +63,8 @@ telemetry_daily as (
         case when consumed_unit = 'Tokens' then model end as model,
         usage_date as charge_date,
         coalesce(price_currency, '{{ var("reporting_currency", "USD") }}') as billing_currency,
-        count(*) as telemetry_line_count,
+        -- calls × token types (a telemetry line sums the calls of one usage group)
+        sum(call_count) as telemetry_line_count,
         sum(estimated_cost) as telemetry_estimated_cost
     from telemetry_usage
     group by

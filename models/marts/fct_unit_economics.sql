@@ -4,6 +4,9 @@
     conversations, active end users, and cost per request, per conversation, per active end
     user and per 1,000 calls. Cost comes from fct_cost_attributed (telemetry-attributed rows
     only: `unattributed` cost has no calls to divide by); counts from the reported calls.
+    Per conversation: the cost of the group's calls that belong to a conversation
+    (fct_conversation_costs) over the number of those conversations — calls reported without a
+    conversation id are in the cost per request, not in the cost per conversation.
 -#}
 
 with
@@ -12,6 +15,34 @@ attributed as (
 
     select * from {{ ref('fct_cost_attributed') }}
     where x_attribution_method = 'telemetry'
+
+),
+
+conversation_costs as (
+
+    select
+        charge_date,
+        x_provider as provider,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        x_model as model,
+        billing_currency,
+        count(distinct conversation_id) as conversation_count,
+        sum(attributed_cost) as conversation_cost
+    from {{ ref('fct_conversation_costs') }}
+    where x_attribution_method = 'telemetry'
+        and conversation_id is not null
+    group by
+        charge_date,
+        x_provider,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        x_model,
+        billing_currency
 
 ),
 
@@ -27,7 +58,6 @@ call_counts as (
         model,
         request_count,
         error_count,
-        conversation_count,
         active_end_user_count,
         avg_latency_ms
     from {{ ref('int_telemetry__calls_daily') }}
@@ -74,7 +104,8 @@ final as (
         -- quantities
         cast(coalesce(call_counts.request_count, 0) as bigint) as request_count,
         cast(coalesce(call_counts.error_count, 0) as bigint) as error_count,
-        cast(coalesce(call_counts.conversation_count, 0) as bigint) as conversation_count,
+        cast(coalesce(conversation_costs.conversation_count, 0) as bigint)
+            as conversation_count,
         cast(coalesce(call_counts.active_end_user_count, 0) as bigint) as active_end_user_count,
         cast(call_counts.avg_latency_ms as decimal(18, 3)) as avg_latency_ms,
 
@@ -86,7 +117,8 @@ final as (
             as {{ money_type() }}
         ) as cost_per_request,
         cast(
-            cost_by_feature.attributed_cost / nullif(call_counts.conversation_count, 0)
+            conversation_costs.conversation_cost
+            / nullif(conversation_costs.conversation_count, 0)
             as {{ money_type() }}
         ) as cost_per_conversation,
         cast(
@@ -107,6 +139,15 @@ final as (
         and cost_by_feature.feature = call_counts.feature
         and cost_by_feature.prompt_template_id = call_counts.prompt_template_id
         and cost_by_feature.model = call_counts.model
+    left join conversation_costs
+        on cost_by_feature.charge_date = conversation_costs.charge_date
+        and cost_by_feature.provider = conversation_costs.provider
+        and cost_by_feature.team = conversation_costs.team
+        and cost_by_feature.application = conversation_costs.application
+        and cost_by_feature.feature = conversation_costs.feature
+        and cost_by_feature.prompt_template_id = conversation_costs.prompt_template_id
+        and cost_by_feature.model = conversation_costs.model
+        and cost_by_feature.billing_currency = conversation_costs.billing_currency
 
 )
 

@@ -1,5 +1,5 @@
 {#-
-    Estimated cost: one row per usage line (usage row or telemetry event × token type) with
+    Estimated cost: one row per usage line (usage row or telemetry usage group × token type) with
     the price that applies on its day, tier and prompt size. The chosen price is the one of
     lowest precedence number (override, then catalogue, then a derived tier discount), then
     the highest long-context tier the prompt crossed (cliff tiers: crossing the threshold
@@ -143,6 +143,7 @@ final as (
         chosen.price_source,
 
         -- quantities
+        resolved_lines.call_count,
         resolved_lines.consumed_quantity,
         resolved_lines.consumed_unit,
 

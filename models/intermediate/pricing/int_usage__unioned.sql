@@ -1,7 +1,7 @@
 {#-
-    Every usage feed in one long shape: one row per usage row (or telemetry event) × token
-    type with its quantity. The pricing model reads only this shape, so a new feed is one more
-    `union all` branch here.
+    Every usage feed in one long shape: one row per usage row (or telemetry usage group) ×
+    token type with its quantity. The pricing model reads only this shape, so a new feed is one
+    more `union all` branch here.
 -#}
 
 with
@@ -36,9 +36,9 @@ context_window_map as (
 
 ),
 
-telemetry_calls as (
+telemetry_usage as (
 
-    select * from {{ ref('stg_telemetry__llm_calls') }}
+    select * from {{ ref('int_telemetry__usage_daily') }}
 
 ),
 
@@ -58,6 +58,7 @@ token_lines as (
         cast(null as bigint) as context_tokens,
         source_token_type,
         token_type,
+        cast(null as bigint) as call_count,
         cast(token_quantity as bigint) as consumed_quantity,
         consumed_unit,
         cast(bucket_start_at as date) as usage_date
@@ -79,6 +80,7 @@ token_lines as (
         cast(null as bigint) as context_tokens,
         source_token_type,
         token_type,
+        cast(null as bigint) as call_count,
         cast(token_quantity as bigint) as consumed_quantity,
         consumed_unit,
         cast(bucket_start_at as date) as usage_date
@@ -100,26 +102,22 @@ token_lines as (
         cast(null as bigint) as context_tokens,
         source_token_type,
         token_type,
+        cast(null as bigint) as call_count,
         cast(token_quantity as bigint) as consumed_quantity,
         consumed_unit,
         cast(bucket_start_at as date) as usage_date
     from anthropic_messages
 
-    -- app telemetry (docs/contracts.md "App telemetry"): one line per event × non-zero
-    -- token count; reasoning_tokens are inside output_tokens and never a line of their own
-    -- (priced once, as output); context_tokens is the call's whole prompt (uncached + cached
-    -- + cache writes), which selects a long-context tier exactly
-    {%- set telemetry_counts = {
-        'input_tokens': 'input', 'cached_input_tokens': 'cached_input',
-        'cache_write_5m_tokens': 'cache_write_5m', 'cache_write_1h_tokens': 'cache_write_1h',
-        'cache_write_tokens': 'cache_write', 'output_tokens': 'output',
-        'web_search_requests': 'web_search',
-    } %}
-    {%- for column, token_type in telemetry_counts.items() %}
+    -- app telemetry (docs/contracts.md "App telemetry"): one line per usage group × day ×
+    -- non-zero token type (int_telemetry__usage_daily: calls of one project, key, model,
+    -- tier, prompt size and tags); reasoning tokens are inside output and never a line of
+    -- their own (priced once, as output); context_tokens is the calls' prompt size when it
+    -- can reach a long-context tier (else 0), which selects the tier exactly
     union all
+
     select
         'telemetry' as usage_source,
-        event_id as usage_row_key,
+        usage_group_key as usage_row_key,
         provider,
         cast(null as varchar) as billing_account_id,
         sub_account_id,
@@ -128,19 +126,14 @@ token_lines as (
         service_tier as source_service_tier,
         cast(null as boolean) as is_batch,
         context_window,
-        cast(
-            coalesce(input_tokens, 0) + coalesce(cached_input_tokens, 0)
-            + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)
-            + coalesce(cache_write_tokens, 0) as bigint
-        ) as context_tokens,
-        '{{ column }}' as source_token_type,
-        '{{ token_type }}' as token_type,
-        cast({{ column }} as bigint) as consumed_quantity,
-        '{{ 'Requests' if token_type == 'web_search' else 'Tokens' }}' as consumed_unit,
+        context_tokens,
+        token_type as source_token_type,
+        token_type,
+        token_call_count as call_count,
+        token_quantity as consumed_quantity,
+        case when token_type = 'web_search' then 'Requests' else 'Tokens' end as consumed_unit,
         event_date as usage_date
-    from telemetry_calls
-    where coalesce({{ column }}, 0) <> 0
-    {%- endfor %}
+    from telemetry_usage
 
 ),
 
@@ -174,6 +167,7 @@ final as (
         end as context_tokens,
         token_lines.source_token_type,
         token_lines.token_type,
+        token_lines.call_count,
         token_lines.consumed_quantity,
         token_lines.consumed_unit,
         token_lines.usage_date

@@ -3,18 +3,10 @@
     int_cost__unioned) × team × application × feature × prompt template (+ version) × how it
     was attributed.
 
-    Per bill line (provider, day, project/workspace, API key when the bill knows it, model,
-    token type, service tier when the bill knows it):
-    1. The calls reported for it explain `coverage` = min(1, reported tokens / billed
-       tokens) of its cost; that part is split over the calls' groups by split weight (tokens
-       × tier × context weights, so a line mixing batch and non-batch, or long and standard
-       context, is split by what each call cost).
-    2. A group tagged with a team the line's allocation rule charges (one of its targets) is
-       charged to that team (`telemetry`); on a line no rule places, a tagged team of
-       seeds/teams is taken (`telemetry`). A group tagged with a team the rule does not name
-       goes to team `unallocated` with its feature (`team_conflict`): nobody is charged for
-       another team's calls, and the conflict stays visible.
-    3. The rest — untagged calls, calls never reported, usage no app reports — is
+    1. Tagged usage (int_telemetry__usage_matched decides which line it explains, its share
+       and its team): `telemetry` rows charge the tagged team, `team_conflict` rows go to team
+       `unallocated` with their feature (nobody is charged for another team's calls).
+    2. The rest — untagged calls, calls never reported, usage no app reports — is
        `unattributed` (feature and prompt template) and follows the allocation rule: split
        over the rule's targets in proportion to their allocated cost, rule id kept.
     Every share but the last is truncated to 1e-9 and the remainder takes what is left, so
@@ -35,155 +27,13 @@ allocated as (
 
 ),
 
-usage as (
+matched as (
 
-    select * from {{ ref('int_telemetry__usage_daily') }}
-
-),
-
-teams as (
-
-    select * from {{ ref('teams') }}
+    select * from {{ ref('int_telemetry__usage_matched') }}
 
 ),
 
-line_usage as (
-
-    select
-        costs.cost_row_key,
-        usage.model,
-        usage.team,
-        usage.application,
-        usage.feature,
-        usage.prompt_template_id,
-        usage.prompt_template_version,
-        sum(usage.token_quantity) as token_quantity,
-        sum(usage.split_weight) as split_weight
-    from costs
-    inner join usage
-        on costs.provider = usage.provider
-        and costs.charge_date = usage.event_date
-        and costs.token_type = usage.token_type
-        and (
-            costs.sub_account_id = usage.sub_account_id
-            or (costs.sub_account_id is null and usage.sub_account_id is null)
-        )
-        and (costs.api_key_id is null or costs.api_key_id = usage.api_key_id)
-        and (costs.model is null or costs.model = usage.model)
-        and (costs.service_tier is null or costs.service_tier = usage.service_tier)
-    group by
-        costs.cost_row_key,
-        usage.model,
-        usage.team,
-        usage.application,
-        usage.feature,
-        usage.prompt_template_id,
-        usage.prompt_template_version
-
-),
-
-line_totals as (
-
-    select
-        line_usage.cost_row_key,
-        sum(line_usage.token_quantity) as telemetry_quantity,
-        sum(line_usage.split_weight) as total_weight
-    from line_usage
-    group by line_usage.cost_row_key
-
-),
-
-line_rule as (
-
-    select
-        cost_row_key,
-        max(case when allocation_method = 'unallocated' then 1 else 0 end) as is_unallocated
-    from allocated
-    group by cost_row_key
-
-),
-
-rule_teams as (
-
-    select
-        cost_row_key,
-        team,
-        min(cost_centre) as cost_centre,
-        min(allocation_rule_id) as allocation_rule_id,
-        min(allocation_method) as allocation_method
-    from allocated
-    where allocation_method <> 'unallocated'
-    group by cost_row_key, team
-
-),
-
-coverage as (
-
-    select
-        costs.cost_row_key,
-        {{ money_to_nanos('costs.billed_cost') }} as billed_nanos,
-        line_totals.total_weight,
-        case
-            when coalesce(costs.consumed_quantity, 0) <= 0 then 1.0
-            when line_totals.telemetry_quantity >= costs.consumed_quantity then 1.0
-            else cast(line_totals.telemetry_quantity as double precision)
-                / cast(costs.consumed_quantity as double precision)
-        end as explained_share
-    from costs
-    inner join line_totals
-        on costs.cost_row_key = line_totals.cost_row_key
-
-),
-
--- tagged groups: their share of the explained part, truncated toward zero
-tagged_shares as (
-
-    select
-        line_usage.cost_row_key,
-        line_usage.model as call_model,
-        case
-            when rule_teams.team is not null then line_usage.team
-            when line_rule.is_unallocated = 1 and teams.team is not null then line_usage.team
-            else 'unallocated'
-        end as team,
-        case
-            when rule_teams.team is not null then rule_teams.cost_centre
-            when line_rule.is_unallocated = 1 then teams.cost_centre
-        end as cost_centre,
-        line_usage.application,
-        coalesce(line_usage.feature, 'unattributed') as feature,
-        coalesce(line_usage.prompt_template_id, 'unattributed') as prompt_template_id,
-        line_usage.prompt_template_version,
-        rule_teams.allocation_rule_id,
-        rule_teams.allocation_method,
-        case
-            when rule_teams.team is not null then 'telemetry'
-            when line_rule.is_unallocated = 1 and teams.team is not null then 'telemetry'
-            else 'team_conflict'
-        end as attribution_method,
-        line_usage.token_quantity,
-        cast(
-            floor(
-                abs(cast(coverage.billed_nanos as double precision))
-                * coverage.explained_share
-                * line_usage.split_weight
-                / nullif(coverage.total_weight, 0)
-            ) as bigint
-        ) * cast(sign(coverage.billed_nanos) as bigint) as attributed_nanos
-    from line_usage
-    inner join coverage
-        on line_usage.cost_row_key = coverage.cost_row_key
-    inner join line_rule
-        on line_usage.cost_row_key = line_rule.cost_row_key
-    left join rule_teams
-        on line_usage.cost_row_key = rule_teams.cost_row_key
-        and line_usage.team = rule_teams.team
-    left join teams
-        on line_usage.team = teams.team
-    where line_usage.team is not null
-
-),
-
+-- tagged usage: its share of the explained part, truncated toward zero
 tagged as (
 
     select
@@ -199,8 +49,16 @@ tagged as (
         allocation_method,
         attribution_method,
         sum(token_quantity) as telemetry_quantity,
-        sum(coalesce(attributed_nanos, 0)) as attributed_nanos
-    from tagged_shares
+        cast(
+            floor(
+                abs(cast(max(line_billed_nanos) as double precision))
+                * max(explained_share)
+                * sum(split_weight)
+                / nullif(max(line_split_weight), 0)
+            ) as bigint
+        ) * cast(sign(max(line_billed_nanos)) as bigint) as attributed_nanos
+    from matched
+    where attribution_method is not null
     group by
         cost_row_key,
         call_model,
@@ -220,7 +78,7 @@ tagged_totals as (
 
     select
         cost_row_key,
-        sum(attributed_nanos) as attributed_nanos
+        sum(coalesce(attributed_nanos, 0)) as attributed_nanos
     from tagged
     group by cost_row_key
 

@@ -6,14 +6,9 @@
 ) }}
 {#-
     Reported calls per UTC day × provider × team × application × feature × prompt template ×
-    model: requests, errors, distinct conversations and end users, latency — what unit
-    economics divides cost by. Incremental like int_telemetry__usage_daily.
+    model: requests, errors, distinct end users, latency — what unit economics divides cost
+    by (conversations: fct_conversation_costs). Incremental like int_telemetry__usage_daily.
 -#}
-
-
--- depends_on: {{ ref('stg_telemetry__events') }}
--- depends_on: {{ ref('stg_telemetry__otlp_spans') }}
--- depends_on: {{ ref('stg_telemetry__litellm_spend_logs') }}
 
 with
 
@@ -39,10 +34,9 @@ final as (
         model,
         count(*) as request_count,
         sum(case when status = 'error' then 1 else 0 end) as error_count,
-        count(distinct conversation_id) as conversation_count,
         count(distinct end_user_id) as active_end_user_count,
         avg(latency_ms) as avg_latency_ms,
-        max(load_id) as last_load_id
+        max(rebuilt_load_id) as last_load_id
     from calls
     group by
         event_date,

@@ -6,16 +6,17 @@
 ) }}
 {#-
     Reported telemetry usage per UTC day × provider × project/workspace × API key × model ×
-    service tier × context window × team × application × feature × prompt template (+ version)
-    × token type: tokens, calls, and the split weight (tokens × tier × context weights of
-    seeds/telemetry_split_weights) the attribution divides a bill line by. Incremental: a
-    build recomputes only the days that calls loaded since the last build touch.
+    service tier × context window × prompt size × team × application × feature × prompt
+    template (+ version) × token type: tokens, calls, and the split weight (tokens × tier ×
+    context weights of seeds/telemetry_split_weights) the attribution divides a bill line by.
+    It is also the telemetry feed of the pricing (int_usage__unioned).
+
+    `context_tokens` is the call's prompt (input + cached input + cache writes) when it is
+    above var `telemetry_exact_prompt_tokens_above` (100,000: no price tier starts lower,
+    assert_telemetry_prompt_grouping_keeps_price_tiers), else 0: calls group by day, and the
+    pricing still sees the prompt size of every call that crossed a long-context tier.
+    Incremental: a build recomputes only the days stg_telemetry__llm_calls rebuilt since.
 -#}
-
-
--- depends_on: {{ ref('stg_telemetry__events') }}
--- depends_on: {{ ref('stg_telemetry__otlp_spans') }}
--- depends_on: {{ ref('stg_telemetry__litellm_spend_logs') }}
 
 with
 
@@ -34,47 +35,6 @@ weights as (
 
 ),
 
-daily as (
-
-    select
-        provider,
-        event_date,
-        sub_account_id,
-        api_key_id,
-        model,
-        service_tier,
-        context_window,
-        team,
-        application,
-        feature,
-        prompt_template_id,
-        prompt_template_version,
-        count(*) as call_count,
-        max(load_id) as last_load_id,
-        sum(input_tokens) as input_tokens,
-        sum(cached_input_tokens) as cached_input_tokens,
-        sum(cache_write_tokens) as cache_write_tokens,
-        sum(cache_write_5m_tokens) as cache_write_5m_tokens,
-        sum(cache_write_1h_tokens) as cache_write_1h_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(web_search_requests) as web_search_requests
-    from calls
-    group by
-        provider,
-        event_date,
-        sub_account_id,
-        api_key_id,
-        model,
-        service_tier,
-        context_window,
-        team,
-        application,
-        feature,
-        prompt_template_id,
-        prompt_template_version
-
-),
-
 {%- set token_columns = [
     ('input', 'input_tokens'),
     ('cached_input', 'cached_input_tokens'),
@@ -85,10 +45,61 @@ daily as (
     ('web_search', 'web_search_requests'),
 ] %}
 
+sized as (
+
+    select
+        calls.*,
+        {{ telemetry_prompt_size('calls') }} as context_tokens
+    from calls
+
+),
+
+daily as (
+
+    select
+        provider,
+        event_date,
+        sub_account_id,
+        api_key_id,
+        model,
+        service_tier,
+        context_window,
+        context_tokens,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        prompt_template_version,
+        count(*) as call_count,
+        max(rebuilt_load_id) as last_load_id,
+        {%- for token_type, column in token_columns %}
+        sum({{ column }}) as {{ column }},
+        sum(case when {{ column }} <> 0 then 1 else 0 end) as {{ token_type }}_call_count,
+        {%- endfor %}
+        {{ surrogate_key(telemetry_usage_group_columns()) }} as usage_group_key
+    from sized
+    group by
+        provider,
+        event_date,
+        sub_account_id,
+        api_key_id,
+        model,
+        service_tier,
+        context_window,
+        context_tokens,
+        team,
+        application,
+        feature,
+        prompt_template_id,
+        prompt_template_version
+
+),
+
 by_token_type as (
 
     {%- for token_type, column in token_columns %}
     select
+        daily.usage_group_key,
         daily.provider,
         daily.event_date,
         daily.sub_account_id,
@@ -96,6 +107,7 @@ by_token_type as (
         daily.model,
         daily.service_tier,
         daily.context_window,
+        daily.context_tokens,
         daily.team,
         daily.application,
         daily.feature,
@@ -103,6 +115,7 @@ by_token_type as (
         daily.prompt_template_version,
         '{{ token_type }}' as token_type,
         daily.call_count,
+        cast(daily.{{ token_type }}_call_count as bigint) as token_call_count,
         daily.last_load_id,
         cast(daily.{{ column }} as bigint) as token_quantity
     from daily

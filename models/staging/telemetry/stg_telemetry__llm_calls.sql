@@ -1,36 +1,75 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_date',
+    on_schema_change='append_new_columns',
+) }}
 {#-
     One row per LLM call an app reported, whatever the format (docs/contracts.md, App
-    telemetry). The same event id reported twice (a file copied, an exporter retrying) is
+    telemetry). Built once and kept (incremental): a build recomputes only the UTC days that
+    calls loaded since the last build touch (telemetry_raw_batch), and every model downstream
+    reads this table instead of re-deriving it.
+
+    A file read again is a newer version (`load_id`) of all its calls: only the newest version
+    of each file counts (ingestion deletes the older one after its load; until then it is
+    skipped here). The same event id reported twice (a file copied, an exporter retrying) is
     kept once: the copy from the first file and line; `duplicate_count` says how many were
     seen. Anthropic calls with more than 200k input tokens are long-context calls
-    (`context_window` 200k-1M), which the bill prices differently.
+    (`context_window` 200k-1M), which the bill prices differently. `rebuilt_load_id` marks the
+    build that last wrote the row's day, for the incremental models downstream.
 -#}
+
+{%- set batch = telemetry_raw_batch(this if is_incremental() else none) %}
+
+-- every CTE below that is read twice is `not materialized`: the engine re-reads the raw
+-- columns it needs instead of writing a copy of every call first
 
 with
 
-events as (
+events as not materialized (
 
     select * from {{ ref('stg_telemetry__events') }}
 
 ),
 
-spans as (
+spans as not materialized (
 
     select * from {{ ref('stg_telemetry__otlp_spans') }}
 
 ),
 
-spend_logs as (
+spend_logs as not materialized (
 
     select * from {{ ref('stg_telemetry__litellm_spend_logs') }}
 
 ),
 
-unioned as (
+-- the newest version of each file (a cheap scan of two columns)
+file_versions as (
+
+    select
+        source_file,
+        max(load_id) as newest_load_id
+    from (
+        select source_file, load_id from events
+        union all
+        select source_file, load_id from spans
+        union all
+        select source_file, load_id from spend_logs
+    ) as loads
+    {%- if is_incremental() and batch.files is not none %}
+    where source_file in ({{ batch.files }})
+    {%- endif %}
+    group by source_file
+
+),
+
+current_calls as not materialized (
 
     select
         formats.*,
-        cast(formats.occurred_at as date) as event_date
+        cast(formats.occurred_at as date) as event_date,
+        {{ hash_to_bigint('formats.event_id') }} as copy_key
     from (
         select * from events
         union all
@@ -38,22 +77,62 @@ unioned as (
         union all
         select * from spend_logs
     ) as formats
+    inner join file_versions
+        on formats.source_file = file_versions.source_file
+        and formats.load_id = file_versions.newest_load_id
+    {%- if is_incremental() %}
+    where cast(formats.occurred_at as date) in ({{ batch.days }})
+        {%- if batch.files is not none %}
+        and formats.source_file in ({{ batch.files }})
+        {%- endif %}
+    {%- endif %}
+
+),
+
+-- event ids reported more than once are found by a 64-bit hash of the id (a cheap count);
+-- only those calls are ranked, exactly, by day and id
+copy_keys as (
+
+    select copy_key
+    from current_calls
+    group by copy_key
+    having count(*) > 1
+
+),
+
+copies as (
+
+    select
+        current_calls.*,
+        -- a copy of an event has its timestamp too, so copies share the day as well
+        row_number() over (
+            partition by current_calls.event_date, current_calls.event_id
+            order by current_calls.source_file, current_calls.source_line_number
+        ) as copy_rank,
+        count(*) over (
+            partition by current_calls.event_date, current_calls.event_id
+        ) as duplicate_count
+    from current_calls
+    inner join copy_keys
+        on current_calls.copy_key = copy_keys.copy_key
 
 ),
 
 ranked as (
 
     select
-        unioned.*,
-        -- a copy of an event has its timestamp too: partitioning by day as well lets a filter
-        -- on event_date pass the window to the raw scans (incremental models read only the
-        -- days they need)
-        row_number() over (
-            partition by event_date, event_id
-            order by source_file, source_line_number
-        ) as copy_rank,
-        count(*) over (partition by event_date, event_id) as duplicate_count
-    from unioned
+        current_calls.*,
+        1 as copy_rank,
+        1 as duplicate_count
+    from current_calls
+    left join copy_keys
+        on current_calls.copy_key = copy_keys.copy_key
+    where copy_keys.copy_key is null
+
+    union all
+
+    select * from copies
+    where copy_rank = 1
 
 ),
 
@@ -105,10 +184,13 @@ final as (
         -- metadata
         source_file,
         source_line_number,
-        load_id
+        load_id,
+        cast(
+            {{ "'" ~ batch.newest_load_id ~ "'" if batch.newest_load_id else 'null' }}
+            as {{ dbt.type_string() }}
+        ) as rebuilt_load_id
 
     from ranked
-    where copy_rank = 1
 
 )
 
