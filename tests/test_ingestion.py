@@ -82,7 +82,8 @@ CONTRACT_COLUMNS = {
         "cost_type", "model", "service_tier", "token_type", "context_window",
     },
 }  # fmt: skip
-META_COLUMNS = {"_row_key", "_bucket_date", "_billing_account_id"}
+META_COLUMNS = {"_row_key", "_bucket_date", "_billing_account_id", "_dlt_load_id"}
+LOAD_ID = "_dlt_load_id"  # which load brought a row: differs between runs by design
 TABLES = sorted(CONTRACT_COLUMNS)
 
 
@@ -126,7 +127,7 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
             ).fetchall()
         }
         return {
-            t: con.execute(f"select * from {t} order by _row_key").fetchall()
+            t: con.execute(f"select * exclude ({LOAD_ID}) from {t} order by _row_key").fetchall()
             for t in TABLES
             if t in present
         }
