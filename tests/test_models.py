@@ -440,6 +440,25 @@ def _query(db: Path, sql: str) -> list[tuple]:
         con.close()
 
 
+def test_every_dbt_unit_test_passes(built_warehouse, dbt_manifest):
+    """The models' dbt unit tests (price arithmetic, splits, parsers) run here, once: every
+    one the project defines ran in the fixture's plain `dbt build` and passed."""
+    import json
+
+    _, _, statuses = built_warehouse
+    manifest = json.loads(dbt_manifest.read_text())
+    defined = set(manifest.get("unit_tests", {}))
+    ran = {k: v for k, v in statuses.items() if k.startswith("unit_test.")}
+    assert len(defined) > 20
+    assert ran == dict.fromkeys(defined, "pass")
+    for name in (
+        "test_price_cache_batch_tiers_reasoning_unknown",
+        "test_batch_derived_at_half_override_units",
+        "test_model_names_normalised_and_matched",
+    ):
+        assert any(k.endswith(name) for k in ran), name
+
+
 def test_fact_billed_cost_per_provider_and_day_matches_raw(built_warehouse):
     db, _, _ = built_warehouse
     rows = _query(
@@ -592,7 +611,7 @@ def test_build_succeeds_when_only_one_provider_is_configured(tmp_path, monkeypat
     db = tmp_path / "openai_only.duckdb"
     create_raw_duckdb(db, schemas=("raw_openai",))
     monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
-    ok, statuses = run_dbt(["build"], tmp_path)
+    ok, statuses = run_dbt(["build", "--exclude-resource-type", "unit_test"], tmp_path)
     failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
     assert ok and not failed, f"dbt build failed: {failed}"
     rows = _query(
@@ -679,7 +698,7 @@ def test_simulated_world_reconciles_with_truth_to_the_cent(tmp_path, provider_en
         server.shutdown()
 
     monkeypatch.setenv("TOKENLEDGER_DUCKDB", str(db))
-    ok, statuses = run_dbt(["build"], tmp_path)
+    ok, statuses = run_dbt(["build", "--exclude-resource-type", "unit_test"], tmp_path)
     failed = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
     assert ok and not failed, f"dbt build failed: {failed}"
 

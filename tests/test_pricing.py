@@ -233,16 +233,12 @@ def _truth_by_model_day(world: World) -> dict[tuple, Decimal]:
     return out
 
 
-def test_pricing_unit_tests_ran_in_the_build(warehouse):
-    """The dbt unit tests of the price arithmetic are part of every build, and passed."""
+def test_pipeline_build_leaves_unit_tests_to_the_test_suite(warehouse):
+    """A run builds and checks the batch; the price arithmetic's dbt unit tests (fixed inputs,
+    nothing to do with the batch) run in tests/test_models.py instead of on every run."""
     _, result = warehouse
-    units = {k: v for k, v in result.dbt.statuses.items() if k.startswith("unit_test.")}
-    for name in (
-        "test_price_cache_batch_tiers_reasoning_unknown",
-        "test_batch_derived_at_half_override_units",
-        "test_model_names_normalised_and_matched",
-    ):
-        assert [v for k, v in units.items() if k.endswith(name)] == ["pass"], name
+    assert any(k.startswith("model.") for k in result.dbt.statuses)
+    assert not [k for k in result.dbt.statuses if k.startswith("unit_test.")]
 
 
 def test_gap_mart_billed_side_is_the_truth_and_the_gap_is_honest(warehouse, world):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pprint
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,10 @@ def run_dbt(
 
     if duckdb_path is not None:
         os.environ["TOKENLEDGER_DUCKDB"] = str(duckdb_path)
+    _leave_path_out_of_parse_state()
+    shared = _shared_parse_file(target)
+    if target_path is not None:
+        _start_from_shared_parse(target_path, shared)
     cli = [
         *args,
         *(["--quiet"] if on_node is not None else []),
@@ -70,6 +76,8 @@ def run_dbt(
         result = dbtRunner(callbacks=[_callback]).invoke(cli)
     finally:
         _release_duckdb()
+    if target_path is not None:
+        _share_parse(target_path, shared)
     if result.result is not None and hasattr(result.result, "results"):
         for res in result.result.results:
             status = str(res.status)
@@ -83,6 +91,70 @@ def run_dbt(
         detail = "\n".join(summary.failures) or str(result.exception or "dbt failed")
         raise DbtBuildError(f"dbt {' '.join(args)} failed:\n{detail}")
     return summary
+
+
+# --- one parse for every warehouse ------------------------------------------------------------
+# dbt keeps its parse of the project in <target-path>/partial_parse.msgpack and parses the whole
+# project again (about 10 CPU-s here) in a new target folder, or when the profile's connection
+# values differ from those the file was parsed with. Every warehouse has its own target folder
+# (its run artefacts must not mix), and the DuckDB file's path is one of those values, so each
+# new warehouse (every test, every `--warehouse` path) paid the full parse. Two steps avoid it:
+# the path is left out of dbt's check (nothing in the project's parse reads it; the database
+# name, which node relations carry, stays in), and a new target folder starts from the newest
+# parse of the same target and database name. dbt still checks every file, env var and var
+# against that parse and re-parses what changed, so a stale or mismatched copy costs only time.
+PARSE_STATE = "partial_parse.msgpack"
+
+
+def _leave_path_out_of_parse_state() -> None:
+    """Make dbt's partial-parse check ignore the DuckDB file's path (once per process)."""
+    from dbt.contracts.files import FileHash
+    from dbt.parser.manifest import ManifestLoader
+
+    original = ManifestLoader.build_manifest_state_check
+    if getattr(original, "tokenledger_path_free", False):
+        return
+
+    def build_manifest_state_check(self):
+        check = original(self)
+        info = sorted(
+            (k, v) for k, v in self.root_project.credentials.connection_info() if k != "path"
+        )
+        check.profile_hash = FileHash.from_contents(pprint.pformat(info))
+        return check
+
+    build_manifest_state_check.tokenledger_path_free = True
+    ManifestLoader.build_manifest_state_check = build_manifest_state_check
+
+
+def _shared_parse_file(target: str | None) -> Path:
+    """Where the newest parse for this dbt target and database name is kept."""
+    target = target or os.environ.get("TOKENLEDGER_DBT_TARGET", "duckdb")
+    if target == "postgres":
+        database = os.environ.get("TOKENLEDGER_PG_DATABASE", "tokenledger")
+    else:
+        from tokenledger.paths import duckdb_path
+
+        database = duckdb_path().stem
+    return PROJECT_DIR / "target" / "parse_cache" / f"{target}-{database}.msgpack"
+
+
+def _start_from_shared_parse(target_path: Path, shared: Path) -> None:
+    own = target_path / PARSE_STATE
+    if not own.exists() and shared.exists():
+        own.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared, own)
+
+
+def _share_parse(target_path: Path, shared: Path) -> None:
+    """Keep this run's parse for the next new target folder (atomic: test workers share it)."""
+    own = target_path / PARSE_STATE
+    if not own.exists():
+        return
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    tmp = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
+    shutil.copyfile(own, tmp)
+    os.replace(tmp, shared)
 
 
 def _release_duckdb() -> None:
