@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -90,22 +91,37 @@ def _run(world: World, db: Path | Warehouse, monkeypatch, *extra: str) -> int:
     return main(["run", "--start", str(first), "--end", str(last), "--quiet", *extra])
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_fact_matches_truth_and_rerun_changes_nothing(
-    engine, world, server, provider_env, tmp_path, monkeypatch, capsys, request
-):
-    provider_env(server)
-    db = tmp_path / "wh.duckdb" if engine == "duckdb" else request.getfixturevalue("pg_warehouse")
-    assert _run(world, db, monkeypatch) == 0
+@pytest.fixture(scope="module")
+def clean_run(world, tmp_path_factory):
+    """One `tokenledger run` of the clean world into DuckDB, shared by the tests that only read
+    it (or re-run it, which must change nothing): the warehouse, the truth, what was printed."""
+    from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
 
-    problems = compare_to_the_cent(
-        fact_cost_by_provider_day(db), truth_cost_by_provider_day(_truth(server))
-    )
+    srv = serve(world)
+    db = tmp_path_factory.mktemp("clean_run") / "wh.duckdb"
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("OPENAI_ADMIN_KEY", SIM_OPENAI_KEY)
+            mp.setenv("OPENAI_BASE_URL", f"{srv.url}/v1")
+            mp.setenv("ANTHROPIC_ADMIN_KEY", SIM_ANTHROPIC_KEY)
+            mp.setenv("ANTHROPIC_BASE_URL", srv.url)
+            assert _run(world, db, mp) == 0
+        yield db, _truth(srv)
+    finally:
+        srv.shutdown()
+
+
+def test_fact_matches_truth_and_rerun_changes_nothing(
+    clean_run, world, server, provider_env, monkeypatch, capsys
+):
+    db, truth = clean_run
+    problems = compare_to_the_cent(fact_cost_by_provider_day(db), truth_cost_by_provider_day(truth))
     assert problems == []
     fact = fact_cost_by_provider_day(db)
     assert {p for p, _ in fact} == {"openai", "anthropic"}
     assert len({d for _, d in fact}) == DAYS
 
+    provider_env(server)
     before = warehouse_snapshot(db)
     assert any(k.startswith("marts.") for k in before)
     assert _run(world, db, monkeypatch) == 0
@@ -116,15 +132,28 @@ def test_fact_matches_truth_and_rerun_changes_nothing(
         assert secret not in printed.out + printed.err
 
 
-def test_fault_storm_lands_identical_warehouse(world, provider_env, tmp_path, monkeypatch):
-    clean_srv = serve(world)
-    try:
-        provider_env(clean_srv)
-        clean_db = tmp_path / "clean.duckdb"
-        assert _run(world, clean_db, monkeypatch) == 0
-    finally:
-        clean_srv.shutdown()
+@pytest.mark.postgres
+def test_fact_matches_truth_and_rerun_changes_nothing_on_postgres(
+    world, server, provider_env, pg_warehouse, monkeypatch, capsys
+):
+    provider_env(server)
+    assert _run(world, pg_warehouse, monkeypatch) == 0
+    problems = compare_to_the_cent(
+        fact_cost_by_provider_day(pg_warehouse), truth_cost_by_provider_day(_truth(server))
+    )
+    assert problems == []
+    before = warehouse_snapshot(pg_warehouse)
+    assert any(k.startswith("marts.") for k in before)
+    assert _run(world, pg_warehouse, monkeypatch) == 0
+    assert warehouse_snapshot(pg_warehouse) == before
+    printed = capsys.readouterr()
+    for secret in (SIM_OPENAI_KEY, SIM_ANTHROPIC_KEY):
+        assert secret not in printed.out + printed.err
 
+
+def test_fault_storm_lands_identical_warehouse(
+    clean_run, world, provider_env, tmp_path, monkeypatch
+):
     stormy = serve(world)
     try:
         provider_env(stormy)
@@ -136,13 +165,15 @@ def test_fault_storm_lands_identical_warehouse(world, provider_env, tmp_path, mo
         assert _run(world, stormy_db, monkeypatch) == 0
     finally:
         stormy.shutdown()
-    assert warehouse_snapshot(stormy_db) == warehouse_snapshot(clean_db)
+    assert warehouse_snapshot(stormy_db) == warehouse_snapshot(clean_run[0])
 
 
-def test_restated_day_is_corrected_by_next_run(world, server, provider_env, tmp_path, monkeypatch):
+def test_restated_day_is_corrected_by_next_run(
+    clean_run, world, server, provider_env, tmp_path, monkeypatch
+):
     provider_env(server)
     db = tmp_path / "wh.duckdb"
-    assert _run(world, db, monkeypatch) == 0
+    shutil.copyfile(clean_run[0], db)  # yesterday's warehouse, as the clean run left it
     day = str(world.start + timedelta(days=DAYS - 3))
     before = fact_cost_by_provider_day(db)
 
@@ -195,10 +226,8 @@ def test_bad_records_are_quarantined_or_surfaced_never_lost(
     )
 
 
-def test_no_table_holds_a_key(world, server, provider_env, tmp_path, monkeypatch):
-    provider_env(server)
-    db = tmp_path / "wh.duckdb"
-    assert _run(world, db, monkeypatch) == 0
+def test_no_table_holds_a_key(clean_run):
+    db, _ = clean_run
     con = duckdb.connect(str(db), read_only=True)
     try:
         text_cols = con.execute(
