@@ -27,9 +27,9 @@ test-setup: setup
 demo: setup
 	$(BIN)/tokenledger demo
 
-# Two workers, one test module each at a time: most tests wait on HTTP, dbt and subprocesses.
+# Two workers, one test module each at a time, the longest modules first (tests/conftest.py).
 test: test-setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(BIN)/python bench/run_pipeline_bench.py

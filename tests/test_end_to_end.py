@@ -1,5 +1,5 @@
 """End to end: simulator (real HTTP) → `tokenledger run` (real dlt, real dbt) → DuckDB marts
-(the first test also on PostgreSQL).
+(PostgreSQL: tests/test_postgres_providers.py).
 
 Checks what a user of the pipeline would notice: the fact table equals the provider's truth
 to the cent, re-runs and fault storms leave the warehouse identical, a restated day is
@@ -8,7 +8,6 @@ corrected, bad records are quarantined with a reason, and no key leaks.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import urllib.request
@@ -31,8 +30,6 @@ from tokenledger.demo import (
 from tokenledger.warehouse import Warehouse
 
 SEED, DAYS = 11, 21
-SNAPSHOT_SCHEMAS = ("raw_openai", "raw_anthropic", "marts", "quarantine")
-VOLATILE = {"_dlt_load_id", "_dlt_id", "detected_at", "_loaded_at"}
 
 
 def _truth(server, provider: str | None = None) -> list[dict]:
@@ -40,32 +37,6 @@ def _truth(server, provider: str | None = None) -> list[dict]:
     with urllib.request.urlopen(server.url + "/_sim/truth" + query, timeout=30) as resp:
         payload = json.loads(resp.read())
     return payload["rows"] if isinstance(payload, dict) else payload
-
-
-def warehouse_snapshot(db: Path | Warehouse) -> dict[str, str]:
-    """A content hash per table (dlt load ids and audit timestamps left out); DuckDB or PG."""
-    with Warehouse.resolve(db).reader() as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_schema in "
-            f"({', '.join(repr(s) for s in SNAPSHOT_SCHEMAS)}) and table_name not like '_dlt%'"
-        ).fetchall()
-        out = {}
-        for schema, table in sorted(tables):
-            cols = [
-                c
-                for (c,) in con.execute(
-                    "select column_name from information_schema.columns "
-                    f"where table_schema = '{schema}' and table_name = '{table}' "
-                    "order by ordinal_position"
-                ).fetchall()
-                if c not in VOLATILE
-            ]
-            col_list = ", ".join(f'"{c}"' for c in cols)
-            rows = con.execute(f'select {col_list} from "{schema}"."{table}"').fetchall()
-            rows = sorted(rows, key=repr)
-            out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +83,7 @@ def clean_run(world, tmp_path_factory):
 
 
 def test_fact_matches_truth_and_rerun_changes_nothing(
-    clean_run, world, server, provider_env, monkeypatch, capsys
+    clean_run, world, server, provider_env, monkeypatch, capsys, warehouse_snapshot
 ):
     db, truth = clean_run
     problems = compare_to_the_cent(fact_cost_by_provider_day(db), truth_cost_by_provider_day(truth))
@@ -132,27 +103,8 @@ def test_fact_matches_truth_and_rerun_changes_nothing(
         assert secret not in printed.out + printed.err
 
 
-@pytest.mark.postgres
-def test_fact_matches_truth_and_rerun_changes_nothing_on_postgres(
-    world, server, provider_env, pg_warehouse, monkeypatch, capsys
-):
-    provider_env(server)
-    assert _run(world, pg_warehouse, monkeypatch) == 0
-    problems = compare_to_the_cent(
-        fact_cost_by_provider_day(pg_warehouse), truth_cost_by_provider_day(_truth(server))
-    )
-    assert problems == []
-    before = warehouse_snapshot(pg_warehouse)
-    assert any(k.startswith("marts.") for k in before)
-    assert _run(world, pg_warehouse, monkeypatch) == 0
-    assert warehouse_snapshot(pg_warehouse) == before
-    printed = capsys.readouterr()
-    for secret in (SIM_OPENAI_KEY, SIM_ANTHROPIC_KEY):
-        assert secret not in printed.out + printed.err
-
-
 def test_fault_storm_lands_identical_warehouse(
-    clean_run, world, provider_env, tmp_path, monkeypatch
+    clean_run, world, provider_env, tmp_path, monkeypatch, warehouse_snapshot
 ):
     stormy = serve(world)
     try:
