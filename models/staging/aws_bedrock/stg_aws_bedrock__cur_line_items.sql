@@ -8,6 +8,15 @@ source as (
 
 ),
 
+-- every usage type landed, older deliveries' too (a lookup): read from the table itself, not
+-- from `renamed`, which DuckDB would otherwise store whole to read it twice
+landed_usage_types as (
+
+    select distinct line_item_usage_type
+    from ({{ select_from_source(source('raw_aws_bedrock', 'cur_line_items')) }}) as landed
+
+),
+
 token_type_map as (
 
     select * from {{ ref('token_type_map') }}
@@ -88,9 +97,9 @@ renamed as (
 -- usage types are few: parse each distinct one once
 usage_types as (
 
-    select distinct usage_type
-    from renamed
-    where usage_type is not null
+    select line_item_usage_type as usage_type
+    from landed_usage_types
+    where line_item_usage_type <> ''
 
 ),
 
