@@ -49,7 +49,7 @@ renamed as (
         -- ids
         -- a line of a delivery: AWS keeps line item ids unique only within a file
         _source_file || '#' || cast(_source_row_number as varchar) as cost_row_key,
-        identity_line_item_id as line_item_id,
+        {{ source_column(raw, 'identity_line_item_id', 'varchar') }} as line_item_id,
         _billing_account_id as billing_account_id,
         line_item_usage_account_id as sub_account_id,
         {{ source_column(raw, 'line_item_usage_account_name', 'varchar') }}
