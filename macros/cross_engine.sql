@@ -151,3 +151,25 @@
 {% macro duckdb__json_text_value(column, key_sql) -%}
     json_extract_string({{ column }}, '$."' || {{ key_sql }} || '"')
 {%- endmacro %}
+
+
+{#-
+    `with name as {{ not_materialized() }} (...)`: a CTE read more than once is inlined where it
+    is read instead of being computed whole and stored first. DuckDB would otherwise store
+    every column of every row of such a CTE (millions of cost rows), even the columns that one
+    reader needs and the other drops; inlined, each reader computes only its own columns.
+-#}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized', 'tokenledger')()) }}
+{%- endmacro %}
+
+{% macro default__not_materialized() -%}
+{%- endmacro %}
+
+{% macro duckdb__not_materialized() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro postgres__not_materialized() -%}
+    not materialized
+{%- endmacro %}

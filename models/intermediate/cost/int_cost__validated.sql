@@ -6,15 +6,21 @@
     quarantine table the others: nothing is dropped silently.
 -#}
 
+{#-
+    The provider CTEs and `unioned` are read twice (the rows, and the days a dedicated source
+    covers): not_materialized() keeps DuckDB from storing millions of rows × every column to
+    read them twice; inlined, the second read computes only the day and the provider.
+-#}
+
 with
 
-openai_costs as (
+openai_costs as {{ not_materialized() }} (
 
     select * from {{ ref('stg_openai__costs') }}
 
 ),
 
-anthropic_costs as (
+anthropic_costs as {{ not_materialized() }} (
 
     select * from {{ ref('stg_anthropic__costs') }}
 
@@ -32,25 +38,25 @@ focus_dedicated_sources as (
 
 ),
 
-opencost_costs as (
+opencost_costs as {{ not_materialized() }} (
 
     select * from {{ ref('int_opencost__idle_shared') }}
 
 ),
 
-aws_bedrock_costs as (
+aws_bedrock_costs as {{ not_materialized() }} (
 
     select * from {{ ref('stg_aws_bedrock__cur_line_items') }}
 
 ),
 
-gcp_vertex_ai_costs as (
+gcp_vertex_ai_costs as {{ not_materialized() }} (
 
     select * from {{ ref('stg_gcp_vertex_ai__costs') }}
 
 ),
 
-azure_openai_costs as (
+azure_openai_costs as {{ not_materialized() }} (
 
     select * from {{ ref('stg_azure_openai__costs') }}
 
@@ -62,7 +68,7 @@ currency_codes as (
 
 ),
 
-unioned as (
+unioned as {{ not_materialized() }} (
 
     select
         'openai' as provider,

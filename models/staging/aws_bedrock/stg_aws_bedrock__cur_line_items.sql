@@ -8,6 +8,15 @@ source as (
 
 ),
 
+-- every usage type landed, older deliveries' too (a lookup): read from the table itself, not
+-- from `renamed`, which DuckDB would otherwise store whole to read it twice
+landed_usage_types as (
+
+    select distinct line_item_usage_type
+    from ({{ select_from_source(source('raw_aws_bedrock', 'cur_line_items')) }}) as landed
+
+),
+
 token_type_map as (
 
     select * from {{ ref('token_type_map') }}
@@ -40,7 +49,7 @@ renamed as (
         -- ids
         -- a line of a delivery: AWS keeps line item ids unique only within a file
         _source_file || '#' || cast(_source_row_number as varchar) as cost_row_key,
-        identity_line_item_id as line_item_id,
+        {{ source_column(raw, 'identity_line_item_id', 'varchar') }} as line_item_id,
         _billing_account_id as billing_account_id,
         line_item_usage_account_id as sub_account_id,
         {{ source_column(raw, 'line_item_usage_account_name', 'varchar') }}
@@ -88,9 +97,9 @@ renamed as (
 -- usage types are few: parse each distinct one once
 usage_types as (
 
-    select distinct usage_type
-    from renamed
-    where usage_type is not null
+    select line_item_usage_type as usage_type
+    from landed_usage_types
+    where line_item_usage_type <> ''
 
 ),
 
