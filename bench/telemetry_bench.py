@@ -241,6 +241,12 @@ def main() -> None:
     parser.add_argument(
         "--full-only", action="store_true", help="stop after the full phase (quick looks)"
     )
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="write the files and build the cost side (untimed), then stop: run this outside "
+        "the benchmark lock, then the timed phases with --reuse-files under it",
+    )
     parser.add_argument("--phase", default=None)
     parser.add_argument("--db", default=None)
     parser.add_argument("--telemetry-dir", default=None)
@@ -309,6 +315,8 @@ def main() -> None:
         for stale in (work / ".dlt_pipelines", work / "dbt_target"):
             shutil.rmtree(stale, ignore_errors=True)
 
+    if args.prepare_only:
+        return
     last_day = START + timedelta(days=args.days - 1)
     _run_phase("parse", db, telemetry_dir, (START, last_day))
     full = _run_phase("full", db, telemetry_dir, (START, last_day))
