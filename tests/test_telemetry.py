@@ -530,3 +530,17 @@ def test_both_readers_land_the_same_rows_and_quarantine(tmp_path):
         assert "schema" in reasons[f"{fmt}/text_count.jsonl#2"]
         assert "missing or invalid" in reasons[f"{fmt}/missing.jsonl#1"]
         assert reasons[f"{fmt}/missing.jsonl#2"] == "missing model"
+
+    # a fractional token count: DuckDB would round it; it is quarantined (as Arrow's reader
+    # does), the other lines of its file land
+    path = tmp_path / "fraction.jsonl"
+    path.write_text(event(50) + "\n" + event(51, usage={"input_tokens": 1.5}) + "\n")
+    with duckdb.connect() as con:
+        rows, quarantined = read_files(con, "jsonl", [(path, "jsonl/fraction.jsonl")], "t")
+    assert rows["event_id"].to_pylist() == ["e50"]
+    assert quarantined[ROW_KEY].to_pylist() == ["jsonl/fraction.jsonl#2"]
+    assert quarantined["reason"].to_pylist() == [
+        "does not match the format's schema: usage.input_tokens is not an integer"
+    ]
+    rows, quarantined = read_file("jsonl", path, "jsonl/fraction.jsonl", "t")
+    assert rows["event_id"].to_pylist() == ["e50"] and quarantined.num_rows == 1

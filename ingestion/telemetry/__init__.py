@@ -558,20 +558,44 @@ def _finish_rows(
     return rows, reason
 
 
-def _duckdb_type(data_type: pa.DataType) -> str:
-    """DuckDB's name of an Arrow type of the format schemas."""
+def _duckdb_type(data_type: pa.DataType, integers: str = "BIGINT") -> str:
+    """DuckDB's name of an Arrow type of the format schemas (`integers`: the name for int64)."""
     if pa.types.is_struct(data_type):
-        fields = ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in data_type)
+        fields = ", ".join(f'"{f.name}" {_duckdb_type(f.type, integers)}' for f in data_type)
         return f"STRUCT({fields})"
-    return {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN"}[
+    return {"string": "VARCHAR", "int64": integers, "double": "DOUBLE", "bool": "BOOLEAN"}[
         str(data_type)
     ]
 
 
-def _duckdb_columns(schema: pa.Schema) -> str:
-    """`read_json`'s `columns` argument for a format schema: the same fields and types."""
-    fields = ", ".join(f"'{f.name}': '{_duckdb_type(f.type)}'" for f in schema)
-    return "{" + fields + "}"
+def _integer_paths(fields: pa.StructType | pa.Schema, prefix: str = "") -> list[str]:
+    """SQL paths (`usage.input_tokens`) of the int64 fields of a schema, nested ones too."""
+    paths = []
+    for field in fields:
+        path = f'{prefix}"{field.name}"'
+        if pa.types.is_struct(field.type):
+            paths += _integer_paths(field.type, path + ".")
+        elif pa.types.is_int64(field.type):
+            paths.append(path)
+    return paths
+
+
+def _duckdb_select(schema: pa.Schema, paths: list[Path]) -> str:
+    """The query that parses `paths` against a format schema. DuckDB's reader would round a
+    fractional number into an integer field, so integers are read as DOUBLE, cast back, and
+    a row with a fraction is named in `_not_integer` (quarantined like Arrow's reader does)."""
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    read_columns = ", ".join(f"'{f.name}': '{_duckdb_type(f.type, 'DOUBLE')}'" for f in schema)
+    columns = ", ".join(f'cast("{f.name}" as {_duckdb_type(f.type)}) as "{f.name}"' for f in schema)
+    checks = " ".join(
+        f"when {path} <> floor({path}) then '{path.replace(chr(34), '')}'"
+        for path in _integer_paths(schema)
+    )
+    return (
+        f"select {columns}, case {checks} end as _not_integer, file_index "
+        f"from read_json([{listed}], format = 'newline_delimited', "
+        f"columns = {{{read_columns}}}, maximum_object_size = 16777216)"
+    )
 
 
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")  # starts with a literal: a fast scan
@@ -588,13 +612,10 @@ def _has_blank_lines(path: Path) -> bool:
 
 def _parse_with_duckdb(con: duckdb.DuckDBPyConnection, fmt: str, paths: list[Path]) -> pa.Table:
     """Files of a flat format parsed by DuckDB's reader (raises if any line is malformed or
-    does not fit the schema): the schema's columns in file and line order, plus `file_index`
-    (position in `paths`). Order is kept: preserve_insertion_order is DuckDB's default."""
-    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    return con.sql(
-        f"select *, file_index from read_json([{listed}], format = 'newline_delimited', "
-        f"columns = {_duckdb_columns(SCHEMAS[fmt])}, maximum_object_size = 16777216)"
-    ).to_arrow_table()
+    does not fit the schema): the schema's columns in file and line order, plus
+    `_not_integer` and `file_index` (position in `paths`). Order is kept:
+    preserve_insertion_order is DuckDB's default."""
+    return con.sql(_duckdb_select(SCHEMAS[fmt], paths)).to_arrow_table()
 
 
 def read_files(
@@ -629,7 +650,8 @@ def read_files(
     tables, quarantined = [], []
     if parsed is not None and parsed.num_rows:
         index = parsed["file_index"].to_numpy()
-        parsed = parsed.drop_columns(["file_index"])
+        not_integer = parsed["_not_integer"]
+        parsed = parsed.drop_columns(["file_index", "_not_integer"])
         # files come in order, each one's rows together: line = position in the file's run
         change = np.ones(len(index), dtype=bool)
         change[1:] = index[1:] != index[:-1]
@@ -639,6 +661,10 @@ def read_files(
         rels = pa.array([rel for _, rel in fast], _S)
         files = pc.take(rels, pa.array(index.astype(np.int64)))
         rows, reason = _finish_rows(fmt, parsed, line_numbers, files, loaded_at)
+        not_integer = pc.binary_join_element_wise(
+            "does not match the format's schema: ", not_integer, " is not an integer", ""
+        )
+        reason = pc.coalesce(not_integer, reason)
         invalid = pc.is_valid(reason)
         if pc.any(invalid).as_py():
             bad_rows = rows.filter(invalid).select([SOURCE_FILE, LINE_NUMBER])
