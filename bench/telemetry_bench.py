@@ -23,6 +23,13 @@ each timed in its own process (peak RSS of that process; DuckDB runs inside it):
     .venv/bin/python bench/telemetry_bench.py --events 10000000 --days 100
     .venv/bin/python bench/telemetry_bench.py --events 36500000 --days 365 --skip-lower-bound
     .venv/bin/python bench/telemetry_bench.py --events 300000 --days 30      # quick
+
+On a shared machine: write the files and build the cost side once, outside the benchmark
+lock, then time the phases under it (as many times as needed):
+
+    .venv/bin/python bench/telemetry_bench.py --workdir DIR --prepare-only
+    flock /tmp/bench.lock nice -n 5 .venv/bin/python bench/telemetry_bench.py --workdir DIR \
+        --reuse-files
 """
 
 from __future__ import annotations
