@@ -21,11 +21,12 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from ingestion.common import delete_superseded_rows
 from ingestion.pipeline import PIPELINES_DIRNAME, duckdb_destination, make_pipeline, run_ingestion
-from ingestion.telemetry import QUARANTINE_TABLE, telemetry_source
+from ingestion.telemetry import QUARANTINE_TABLE, ROW_KEY, telemetry_source
 from simulator.server import serve
 from simulator.telemetry import TelemetrySim
 from simulator.world import World
@@ -459,3 +460,87 @@ def test_a_secret_key_in_a_key_id_field_never_lands(tmp_path):
     assert rows.num_rows == 1 and quarantined.num_rows == 0
     assert rows["api_key_id"].to_pylist() == [None]
     assert secret not in str(rows.to_pylist())
+
+
+def test_both_readers_land_the_same_rows_and_quarantine(tmp_path):
+    """DuckDB's reader (many files at once) and Arrow's (file by file) give the same rows, row
+    keys and line numbers, and quarantine the same lines with the same reasons: whole files,
+    a file with blank lines, a line that is not JSON, a token count that is text, a missing
+    timestamp, a missing model; in both flat formats."""
+    import duckdb
+
+    from ingestion.telemetry import read_file, read_files
+
+    def event(i: int, **extra) -> str:
+        row = {
+            "event_id": f"e{i}",
+            "occurred_at": "2026-01-05T10:00:00Z",
+            "provider": "openai",
+            "model": "gpt-4o",
+            "team": "search",
+            "usage": {"input_tokens": i, "output_tokens": 2 * i},
+        }
+        return json.dumps({**row, **extra})
+
+    def spend_log(i: int, **extra) -> str:
+        row = {
+            "request_id": f"r{i}",
+            "startTime": "2026-01-05T10:00:00Z",
+            "model": "gpt-4o",
+            "prompt_tokens": i,
+            "metadata": {"spend_logs_metadata": {"feature": "f"}},
+        }
+        return json.dumps({**row, **extra})
+
+    for fmt, line in (("jsonl", event), ("litellm", spend_log)):
+        files = {
+            "good.jsonl": "\n".join(line(i) for i in range(5)) + "\n",
+            "blank.jsonl": "\n" + line(10) + "\n  \n" + line(11),
+            "not_json.jsonl": line(20) + '\n{"event_id": "broken", \n' + line(21) + "\n",
+            "text_count.jsonl": line(30) + "\n" + line(31, prompt_tokens="many") + "\n"
+            if fmt == "litellm"
+            else line(30) + "\n" + line(31, usage={"input_tokens": "many"}) + "\n",
+            "missing.jsonl": line(40, occurred_at=None, startTime=None)
+            + "\n"
+            + line(41, model=None)
+            + "\n"
+            + line(42)
+            + "\n",
+        }
+        items = []
+        for name, text in files.items():
+            path = tmp_path / fmt / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            items.append((path, f"{fmt}/{name}"))
+        with duckdb.connect() as con:
+            rows, quarantined = read_files(con, fmt, items, "t")
+        one_by_one = [read_file(fmt, path, rel, "t") for path, rel in items]
+        expected_rows = pa.concat_tables([r for r, _ in one_by_one])
+        expected_bad = pa.concat_tables([q for _, q in one_by_one])
+        assert rows.sort_by(ROW_KEY).equals(expected_rows.sort_by(ROW_KEY)), fmt
+        assert quarantined.sort_by(ROW_KEY).equals(expected_bad.sort_by(ROW_KEY)), fmt
+        keys = set(rows[ROW_KEY].to_pylist())
+        assert {f"{fmt}/blank.jsonl#2", f"{fmt}/blank.jsonl#4", f"{fmt}/good.jsonl#5"} <= keys
+        assert len(keys) == 5 + 2 + 2 + 1 + 1
+        reasons = dict(
+            zip(quarantined[ROW_KEY].to_pylist(), quarantined["reason"].to_pylist(), strict=True)
+        )
+        assert reasons[f"{fmt}/not_json.jsonl#2"].startswith("invalid JSON")
+        assert "schema" in reasons[f"{fmt}/text_count.jsonl#2"]
+        assert "missing or invalid" in reasons[f"{fmt}/missing.jsonl#1"]
+        assert reasons[f"{fmt}/missing.jsonl#2"] == "missing model"
+
+    # a fractional token count: DuckDB would round it; it is quarantined (as Arrow's reader
+    # does), the other lines of its file land
+    path = tmp_path / "fraction.jsonl"
+    path.write_text(event(50) + "\n" + event(51, usage={"input_tokens": 1.5}) + "\n")
+    with duckdb.connect() as con:
+        rows, quarantined = read_files(con, "jsonl", [(path, "jsonl/fraction.jsonl")], "t")
+    assert rows["event_id"].to_pylist() == ["e50"]
+    assert quarantined[ROW_KEY].to_pylist() == ["jsonl/fraction.jsonl#2"]
+    assert quarantined["reason"].to_pylist() == [
+        "does not match the format's schema: usage.input_tokens is not an integer"
+    ]
+    rows, quarantined = read_file("jsonl", path, "jsonl/fraction.jsonl", "t")
+    assert rows["event_id"].to_pylist() == ["e50"] and quarantined.num_rows == 1

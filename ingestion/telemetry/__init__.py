@@ -11,14 +11,18 @@ format one of `jsonl`, `otlp`, `litellm`. A file already loaded (same size and m
 re-read; a re-written file replaces all its rows (appended as a newer `_loaded_at` version of
 its `_source_file`, the older version deleted after the load); a line that is
 not valid JSON or not a valid event is quarantined with its reason in `quarantined_lines`.
-Files are parsed to Arrow by Arrow's JSON reader (no Python dict per event).
+Plain events and LiteLLM logs are parsed by DuckDB's JSON reader, many files at once on every
+core, straight to Arrow (no Python dict per event); a file it rejects, a file with blank lines
+and OTLP's nested requests go through Arrow's JSON reader, file by file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,6 +54,12 @@ SUFFIXES = (".jsonl", ".json", ".ndjson")
 MAX_QUARANTINED_LINE_CHARS = 4000
 BATCH_ROWS = 500_000
 PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
+DUCKDB_FORMATS = ("jsonl", "litellm")
+"""Formats whose files DuckDB's JSON reader parses (flat objects with nested structs); OTLP's
+lists of lists are pivoted by Arrow compute after Arrow's reader."""
+DUCKDB_WINDOW_FILES = 64
+"""Files parsed by one DuckDB query (a few hundred MB of JSON at most)."""
+DUCKDB_MEMORY_LIMIT = "1GB"
 
 _S, _I, _F = pa.string(), pa.int64(), pa.float64()
 
@@ -528,6 +539,161 @@ def read_file(
     return rows, _quarantine_rows(fmt, rel, bad, loaded_at)
 
 
+def _finish_rows(
+    fmt: str, parsed: pa.Table, line_numbers: np.ndarray, files: pa.Array, loaded_at: str
+) -> tuple[pa.Table, pa.Array]:
+    """Parsed rows of one or more files of a flat format (`files` = each row's path under the
+    dir) → (raw rows with row key, file, line and load time; the reason each row is invalid)."""
+    if fmt == "jsonl":
+        rows, reason = shape_events(parsed)
+    else:
+        rows, reason = shape_spend_logs(parsed)
+    numbers = pa.array(line_numbers, _I)
+    keys = pc.binary_join_element_wise(files, pc.cast(numbers, _S), "#")
+    rows = _drop_secrets(rows)
+    rows = rows.append_column(pa.field(ROW_KEY, _S, nullable=False), keys)
+    rows = rows.append_column(SOURCE_FILE, files)
+    rows = rows.append_column(LINE_NUMBER, numbers)
+    rows = rows.append_column(LOADED_AT, pa.repeat(pa.scalar(loaded_at, _S), rows.num_rows))
+    return rows, reason
+
+
+def _duckdb_type(data_type: pa.DataType, integers: str = "BIGINT") -> str:
+    """DuckDB's name of an Arrow type of the format schemas (`integers`: the name for int64)."""
+    if pa.types.is_struct(data_type):
+        fields = ", ".join(f'"{f.name}" {_duckdb_type(f.type, integers)}' for f in data_type)
+        return f"STRUCT({fields})"
+    return {"string": "VARCHAR", "int64": integers, "double": "DOUBLE", "bool": "BOOLEAN"}[
+        str(data_type)
+    ]
+
+
+def _integer_paths(fields: pa.StructType | pa.Schema, prefix: str = "") -> list[str]:
+    """SQL paths (`usage.input_tokens`) of the int64 fields of a schema, nested ones too."""
+    paths = []
+    for field in fields:
+        path = f'{prefix}"{field.name}"'
+        if pa.types.is_struct(field.type):
+            paths += _integer_paths(field.type, path + ".")
+        elif pa.types.is_int64(field.type):
+            paths.append(path)
+    return paths
+
+
+def _duckdb_select(schema: pa.Schema, paths: list[Path]) -> str:
+    """The query that parses `paths` against a format schema. DuckDB's reader would round a
+    fractional number into an integer field, so integers are read as DOUBLE, cast back, and
+    a row with a fraction is named in `_not_integer` (quarantined like Arrow's reader does)."""
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    read_columns = ", ".join(f"'{f.name}': '{_duckdb_type(f.type, 'DOUBLE')}'" for f in schema)
+    columns = ", ".join(f'cast("{f.name}" as {_duckdb_type(f.type)}) as "{f.name}"' for f in schema)
+    checks = " ".join(
+        f"when {path} <> floor({path}) then '{path.replace(chr(34), '')}'"
+        for path in _integer_paths(schema)
+    )
+    return (
+        f"select {columns}, case {checks} end as _not_integer, file_index "
+        f"from read_json([{listed}], format = 'newline_delimited', "
+        f"columns = {{{read_columns}}}, maximum_object_size = 16777216)"
+    )
+
+
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")  # starts with a literal: a fast scan
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*\n")
+
+
+def _has_blank_lines(path: Path) -> bool:
+    """Whether a line before the last one is empty (row i of the file is then not line i)."""
+    if path.stat().st_size == 0:
+        return False
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _BLANK_FIRST_LINE.match(data) is not None or _BLANK_LINE.search(data) is not None
+
+
+def _parse_with_duckdb(con: duckdb.DuckDBPyConnection, fmt: str, paths: list[Path]) -> pa.Table:
+    """Files of a flat format parsed by DuckDB's reader (raises if any line is malformed or
+    does not fit the schema): the schema's columns in file and line order, plus
+    `_not_integer` and `file_index` (position in `paths`). Order is kept:
+    preserve_insertion_order is DuckDB's default."""
+    return con.sql(_duckdb_select(SCHEMAS[fmt], paths)).to_arrow_table()
+
+
+def read_files(
+    con: duckdb.DuckDBPyConnection,
+    fmt: str,
+    items: list[tuple[Path, str]],
+    loaded_at: str,
+) -> tuple[pa.Table, pa.Table]:
+    """A window of files of a flat format (jsonl, litellm) → (raw rows, quarantined lines).
+
+    DuckDB parses the files at once; row i of a file is its line i (a file with blank lines
+    skips this path). A file DuckDB rejects (a line that is not JSON or does not fit the
+    schema) is read by `read_file`, which finds and quarantines its bad lines; a row that
+    parses but fails a check is quarantined here with the text of its line.
+    """
+    blank = [_has_blank_lines(p) for p, _ in items]
+    fast = [item for item, b in zip(items, blank, strict=True) if not b]
+    slow = [item for item, b in zip(items, blank, strict=True) if b]
+    try:
+        parsed = _parse_with_duckdb(con, fmt, [p for p, _ in fast]) if fast else None
+    except duckdb.Error:
+        parsed, ok = None, []
+        for item in fast:  # which files: each on its own (a malformed file is rare)
+            try:
+                _parse_with_duckdb(con, fmt, [item[0]])
+                ok.append(item)
+            except duckdb.Error:
+                slow.append(item)
+        fast = ok
+        if fast:
+            parsed = _parse_with_duckdb(con, fmt, [p for p, _ in fast])
+    tables, quarantined = [], []
+    if parsed is not None and parsed.num_rows:
+        index = parsed["file_index"].to_numpy()
+        not_integer = parsed["_not_integer"]
+        parsed = parsed.drop_columns(["file_index", "_not_integer"])
+        # files come in order, each one's rows together: line = position in the file's run
+        change = np.ones(len(index), dtype=bool)
+        change[1:] = index[1:] != index[:-1]
+        starts = np.nonzero(change)[0]
+        run_start = np.repeat(starts, np.diff(np.append(starts, len(index))))
+        line_numbers = np.arange(len(index), dtype=np.int64) - run_start + 1
+        rels = pa.array([rel for _, rel in fast], _S)
+        files = pc.take(rels, pa.array(index.astype(np.int64)))
+        rows, reason = _finish_rows(fmt, parsed, line_numbers, files, loaded_at)
+        not_integer = pc.binary_join_element_wise(
+            "does not match the format's schema: ", not_integer, " is not an integer", ""
+        )
+        reason = pc.coalesce(not_integer, reason)
+        invalid = pc.is_valid(reason)
+        if pc.any(invalid).as_py():
+            bad_rows = rows.filter(invalid).select([SOURCE_FILE, LINE_NUMBER])
+            reasons = reason.filter(invalid).to_pylist()
+            by_file: dict[str, list[tuple[int, str, str]]] = {}
+            for rel, number, text in zip(
+                bad_rows[SOURCE_FILE].to_pylist(),
+                bad_rows[LINE_NUMBER].to_pylist(),
+                reasons,
+                strict=True,
+            ):
+                by_file.setdefault(rel, []).append((number, text, ""))
+            paths = {rel: p for p, rel in fast}
+            for rel, bad in by_file.items():
+                lines = paths[rel].read_bytes().split(b"\n")
+                bad = [(n, r, lines[n - 1].decode("utf-8", errors="replace")) for n, r, _ in bad]
+                quarantined.append(_quarantine_rows(fmt, rel, bad, loaded_at))
+            rows = rows.filter(pc.invert(invalid))
+        tables.append(rows)
+    for path, rel in slow:
+        rows, bad = read_file(fmt, path, rel, loaded_at)
+        tables.append(rows)
+        quarantined.append(bad)
+    return (
+        pa.concat_tables(tables, promote_options="permissive") if tables else None,
+        pa.concat_tables(quarantined) if quarantined else None,
+    )
+
+
 KEY_ID_COLUMNS = (
     "api_key_id",
     "tokenledger__api_key_id",
@@ -557,6 +723,32 @@ def telemetry_files(directory: Path, fmt: str) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
 
 
+Parsed = Iterator[tuple[list[tuple[str, list[int]]], pa.Table | None, pa.Table | None]]
+"""(files done as (path under the dir, [size, mtime]), their rows, their quarantined lines)."""
+
+
+def _read_with_duckdb(fmt: str, todo: list[tuple[Path, str, list[int]]], loaded_at: str) -> Parsed:
+    """Windows of files parsed by DuckDB on every core (one in-memory connection)."""
+    config = {"threads": PARSE_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT}
+    with duckdb.connect(":memory:", config=config) as con:
+        for lo in range(0, len(todo), DUCKDB_WINDOW_FILES):
+            window = todo[lo : lo + DUCKDB_WINDOW_FILES]
+            rows, quarantined = read_files(con, fmt, [(p, rel) for p, rel, _ in window], loaded_at)
+            yield [(rel, seen) for _, rel, seen in window], rows, quarantined
+
+
+def _read_with_arrow(fmt: str, todo: list[tuple[Path, str, list[int]]], loaded_at: str) -> Parsed:
+    """Files parsed by Arrow's JSON reader, a few at once (it releases the GIL), in order (a
+    window of files at a time, so parsed files never pile up ahead of dlt)."""
+    window = 4 * PARSE_THREADS
+    with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+        for lo in range(0, len(todo), window):
+            items = todo[lo : lo + window]
+            results = pool.map(lambda item: read_file(fmt, item[0], item[1], loaded_at), items)
+            for (_, rel, seen), (rows, quarantined) in zip(items, results, strict=True):
+                yield [(rel, seen)], rows, quarantined
+
+
 def _resource(fmt: str, directory: str | None) -> DltResource:
     table = FORMAT_TABLES[fmt]
 
@@ -580,29 +772,22 @@ def _resource(fmt: str, directory: str | None) -> DltResource:
             seen = [stat.st_size, stat.st_mtime_ns]
             if state.get(rel) != seen:
                 todo.append((path, rel, seen))
-        # Arrow's JSON reader releases the GIL: files are parsed on a few threads, in order
-        # (a window of files at a time, so parsed files never pile up ahead of dlt)
-        window = 4 * PARSE_THREADS
-        with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-            parsed = (
-                result
-                for lo in range(0, len(todo), window)
-                for result in pool.map(
-                    lambda item: read_file(fmt, item[0], item[1], loaded_at),
-                    todo[lo : lo + window],
-                )
-            )
-            for (_, rel, seen), (rows, quarantined) in zip(todo, parsed, strict=True):
-                if rows.num_rows:
-                    rows_batch.append(rows)
-                    pending += rows.num_rows
-                if quarantined.num_rows:
-                    quarantine_batch.append(quarantined)
+        if fmt in DUCKDB_FORMATS:
+            parsed = _read_with_duckdb(fmt, todo, loaded_at)
+        else:
+            parsed = _read_with_arrow(fmt, todo, loaded_at)
+        for done, rows, quarantined in parsed:
+            if rows is not None and rows.num_rows:
+                rows_batch.append(rows)
+                pending += rows.num_rows
+            if quarantined is not None and quarantined.num_rows:
+                quarantine_batch.append(quarantined)
+            for rel, seen in done:
                 state[rel] = seen
-                # many small files: hand dlt few large Arrow tables (per-item overhead dominates)
-                if pending >= BATCH_ROWS:
-                    yield pa.concat_tables(rows_batch, promote_options="permissive")
-                    rows_batch, pending = [], 0
+            # many small files: hand dlt few large Arrow tables (per-item overhead dominates)
+            if pending >= BATCH_ROWS:
+                yield pa.concat_tables(rows_batch, promote_options="permissive")
+                rows_batch, pending = [], 0
         if rows_batch:
             yield pa.concat_tables(rows_batch, promote_options="permissive")
         if quarantine_batch:

@@ -48,7 +48,8 @@ final as (
         -- metadata
         _source_file as source_file,
         _line_number as source_line_number,
-        _loaded_at as load_id
+        _loaded_at as load_id,
+        _row_key as source_row_key
 
     from source
 

@@ -22,7 +22,8 @@
 {%- set batch = telemetry_raw_batch(this if is_incremental() else none) %}
 
 -- every CTE below that is read twice is `not materialized`: the engine re-reads the raw
--- columns it needs instead of writing a copy of every call first
+-- columns it needs instead of writing a copy of every call first; only one read computes
+-- every column of every call (the others read the few columns the dedup needs)
 
 with
 
@@ -89,8 +90,8 @@ current_calls as not materialized (
 
 ),
 
--- event ids reported more than once are found by a 64-bit hash of the id (a cheap count);
--- only those calls are ranked, exactly, by day and id
+-- event ids reported more than once are found by a 64-bit hash of the id (a cheap count of
+-- one column); only those calls are ranked, exactly, by day and id, on their keys alone
 copy_keys as (
 
     select copy_key
@@ -103,11 +104,14 @@ copy_keys as (
 copies as (
 
     select
-        current_calls.*,
+        current_calls.source_row_key,
         -- a copy of an event has its timestamp too, so copies share the day as well
         row_number() over (
             partition by current_calls.event_date, current_calls.event_id
-            order by current_calls.source_file, current_calls.source_line_number
+            order by
+                current_calls.source_file,
+                current_calls.source_line_number,
+                current_calls.source_row_key
         ) as copy_rank,
         count(*) over (
             partition by current_calls.event_date, current_calls.event_id
@@ -118,21 +122,16 @@ copies as (
 
 ),
 
+-- one pass over the calls: each keeps its first copy only (most calls have no copy)
 ranked as (
 
     select
         current_calls.*,
-        1 as copy_rank,
-        1 as duplicate_count
+        coalesce(copies.duplicate_count, 1) as duplicate_count
     from current_calls
-    left join copy_keys
-        on current_calls.copy_key = copy_keys.copy_key
-    where copy_keys.copy_key is null
-
-    union all
-
-    select * from copies
-    where copy_rank = 1
+    left join copies
+        on current_calls.source_row_key = copies.source_row_key
+    where coalesce(copies.copy_rank, 1) = 1
 
 ),
 

@@ -42,7 +42,8 @@ renamed as (
         coalesce(tokenledger__usage__web_search_requests, 0) as web_search_requests,
         _source_file,
         _line_number,
-        _loaded_at
+        _loaded_at,
+        _row_key
     from source
 
 ),
@@ -93,7 +94,8 @@ final as (
         -- metadata
         _source_file as source_file,
         _line_number as source_line_number,
-        _loaded_at as load_id
+        _loaded_at as load_id,
+        _row_key as source_row_key
 
     from renamed
 
