@@ -29,7 +29,7 @@ demo: setup
 
 # Two workers, one test module each at a time, the longest modules first (tests/conftest.py).
 test: test-setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: setup
 	$(BIN)/python bench/run_pipeline_bench.py

@@ -21,9 +21,8 @@ pytestmark = pytest.mark.postgres
 BI_PASSWORD = "bi-test-password"
 
 
-@pytest.fixture(scope="module")
-def built(pg_warehouse):
-    """The pipeline run once over a 3-day world into the module's PostgreSQL database."""
+def _run_world(warehouse) -> None:
+    """The pipeline over the 3-day world into `warehouse` (a fresh simulator each time)."""
     from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
     from tokenledger.pipeline import run_pipeline
 
@@ -37,10 +36,25 @@ def built(pg_warehouse):
             mp.setenv("ANTHROPIC_BASE_URL", server.url)
             mp.setenv("TOKENLEDGER_BI_PASSWORD", BI_PASSWORD)
             last = world.start + timedelta(days=world.days - 1)
-            run_pipeline(world.start, last, pg_warehouse)
+            run_pipeline(world.start, last, warehouse)
     finally:
         server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def built(pg_warehouse):
+    """The pipeline run once over a 3-day world into the module's PostgreSQL database."""
+    _run_world(pg_warehouse)
     return pg_warehouse
+
+
+def test_second_run_changes_no_table(built, warehouse_snapshot):
+    """Re-running the same days on PostgreSQL lands nothing twice and changes no row."""
+    before = warehouse_snapshot(built)
+    assert any(t.startswith("raw_openai.") for t in before)
+    assert any(t.startswith("marts.") for t in before)
+    _run_world(built)
+    assert warehouse_snapshot(built) == before
 
 
 def _connect_as_bi(warehouse):

@@ -5,9 +5,8 @@ CUR on moto's S3, Vertex AI export files, Azure OpenAI in EUR, OpenCost, FOCUS e
 telemetry) is run through `tokenledger run --warehouse postgres` into this module's own
 database. What a user would notice: the fact equals the simulator's truth to the cent per
 provider and day on PostgreSQL too (each provider's raw tables, staging SQL and the CUR's
-delivery retirement run on PostgreSQL), a second run of the same days changes no table, and
-no key is printed. Re-runs and faults are tested per provider on DuckDB in each provider's
-module.
+delivery retirement run on PostgreSQL). A re-run is tested on PostgreSQL in
+tests/test_postgres.py, and per provider on DuckDB in each provider's module.
 """
 
 from __future__ import annotations
@@ -38,37 +37,21 @@ def world() -> World:
 
 
 @pytest.fixture(scope="module")
-def runs(world, pg_warehouse, tmp_path_factory, warehouse_snapshot):
-    """Two runs of the world's days into the module's PostgreSQL database: the fact after the
-    first, the warehouse's snapshot after each, and the secrets the runs were given."""
+def fact(world, pg_warehouse, tmp_path_factory):
+    """One run of the world's days into the module's PostgreSQL database; the fact after it."""
     saved = dict(os.environ)
     server = serve(world)
-    snapshots = []
     try:
         configure_env_for(server, tmp_path_factory.mktemp("exports"))
-        secrets = {  # the credentials the run was given: admin keys, AWS secret, Azure token
-            v
-            for k, v in os.environ.items()
-            if k not in saved and k.endswith(("_KEY", "_TOKEN")) and v
-        }
         os.environ["TOKENLEDGER_PG_DATABASE"] = pg_warehouse.pg.database
         last = world.start + timedelta(days=DAYS - 1)
         args = ["run", "--start", str(world.start), "--end", str(last), "--quiet"]
         assert main([*args, "--warehouse", "postgres"]) == 0
-        fact = fact_cost_by_provider_day(pg_warehouse)
-        snapshots.append(warehouse_snapshot(pg_warehouse))
-        assert main([*args, "--warehouse", "postgres"]) == 0
-        snapshots.append(warehouse_snapshot(pg_warehouse))
     finally:
         server.shutdown()
         os.environ.clear()
         os.environ.update(saved)
-    return fact, snapshots, secrets
-
-
-@pytest.fixture(scope="module")
-def fact(runs):
-    return runs[0]
+    return fact_cost_by_provider_day(pg_warehouse)
 
 
 def test_every_provider_matches_the_truth_to_the_cent_on_postgres(world, fact):
@@ -77,14 +60,3 @@ def test_every_provider_matches_the_truth_to_the_cent_on_postgres(world, fact):
     expected = set(all_providers()) - {"telemetry"}  # telemetry attributes cost, bills none
     assert {provider for provider, _ in fact} >= expected
     assert len({day for _, day in fact}) == DAYS
-
-
-def test_second_run_changes_nothing_and_prints_no_key(runs, capsys):
-    _, (first, second), secrets = runs
-    assert any(t.startswith("raw_aws_bedrock.") for t in first)
-    assert any(t.startswith("marts.") for t in first)
-    assert second == first
-    assert secrets
-    printed = capsys.readouterr()
-    for secret in secrets:
-        assert secret not in printed.out + printed.err
