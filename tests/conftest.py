@@ -53,13 +53,11 @@ def dbt_manifest():
 @pytest.fixture()
 def provider_env(monkeypatch):
     """A function that points the provider env vars at a running simulator server."""
-    from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
+    from tokenledger.demo import sim_api_env
 
     def _point_at(server) -> None:
-        monkeypatch.setenv("OPENAI_ADMIN_KEY", SIM_OPENAI_KEY)
-        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-        monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", SIM_ANTHROPIC_KEY)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        for key, value in sim_api_env(server).items():
+            monkeypatch.setenv(key, value)
 
     return _point_at
 

@@ -25,6 +25,7 @@ from tokenledger.demo import (
     SIM_OPENAI_KEY,
     compare_to_the_cent,
     fact_cost_by_provider_day,
+    sim_api_env,
     truth_cost_by_provider_day,
 )
 from tokenledger.warehouse import Warehouse
@@ -65,17 +66,13 @@ def _run(world: World, db: Path | Warehouse, monkeypatch, *extra: str) -> int:
 @pytest.fixture(scope="module")
 def clean_run(world, tmp_path_factory):
     """One `tokenledger run` of the clean world into DuckDB, shared by the tests that only read
-    it (or re-run it, which must change nothing): the warehouse, the truth, what was printed."""
-    from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
-
+    it (or re-run it, which must change nothing): the warehouse and the served truth."""
     srv = serve(world)
     db = tmp_path_factory.mktemp("clean_run") / "wh.duckdb"
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("OPENAI_ADMIN_KEY", SIM_OPENAI_KEY)
-            mp.setenv("OPENAI_BASE_URL", f"{srv.url}/v1")
-            mp.setenv("ANTHROPIC_ADMIN_KEY", SIM_ANTHROPIC_KEY)
-            mp.setenv("ANTHROPIC_BASE_URL", srv.url)
+            for key, value in sim_api_env(srv).items():
+                mp.setenv(key, value)
             assert _run(world, db, mp) == 0
         yield db, _truth(srv)
     finally:

@@ -23,17 +23,15 @@ BI_PASSWORD = "bi-test-password"
 
 def _run_world(warehouse) -> None:
     """The pipeline over the 3-day world into `warehouse` (a fresh simulator each time)."""
-    from tokenledger.demo import SIM_ANTHROPIC_KEY, SIM_OPENAI_KEY
+    from tokenledger.demo import sim_api_env
     from tokenledger.pipeline import run_pipeline
 
     world = World(seed=3, days=3)
     server = serve(world)
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("OPENAI_ADMIN_KEY", SIM_OPENAI_KEY)
-            mp.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-            mp.setenv("ANTHROPIC_ADMIN_KEY", SIM_ANTHROPIC_KEY)
-            mp.setenv("ANTHROPIC_BASE_URL", server.url)
+            for key, value in sim_api_env(server).items():
+                mp.setenv(key, value)
             mp.setenv("TOKENLEDGER_BI_PASSWORD", BI_PASSWORD)
             last = world.start + timedelta(days=world.days - 1)
             run_pipeline(world.start, last, warehouse)

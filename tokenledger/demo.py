@@ -16,16 +16,23 @@ SIM_AWS_SECRET_ACCESS_KEY = "sim-aws-secret-access-key-do-not-log"
 CENT = Decimal("0.01")
 
 
+def sim_api_env(server) -> dict[str, str]:
+    """The env vars that point the OpenAI and Anthropic admin APIs at the simulator."""
+    return {
+        "OPENAI_ADMIN_KEY": SIM_OPENAI_KEY,
+        "OPENAI_BASE_URL": f"{server.url}/v1",
+        "ANTHROPIC_ADMIN_KEY": SIM_ANTHROPIC_KEY,
+        "ANTHROPIC_BASE_URL": server.url,
+    }
+
+
 def configure_env_for(server, exports_dir: Path | None = None) -> None:
     """Set the provider env vars the SDKs read so the pipeline talks to the simulator.
 
     Providers read from exported files (billing exports, CUR, FOCUS) get them written from
     `server.world` under `exports_dir/<provider>/` here and their env vars pointed at them.
     """
-    os.environ["OPENAI_ADMIN_KEY"] = SIM_OPENAI_KEY
-    os.environ["OPENAI_BASE_URL"] = f"{server.url}/v1"
-    os.environ["ANTHROPIC_ADMIN_KEY"] = SIM_ANTHROPIC_KEY
-    os.environ["ANTHROPIC_BASE_URL"] = server.url
+    os.environ.update(sim_api_env(server))
     if exports_dir is not None and "focus" in server.world.providers:
         from ingestion.focus import EXPORTS_DIR_ENV
         from simulator.focus_exports import write_focus_exports
