@@ -171,6 +171,10 @@ def phase(args: argparse.Namespace) -> None:
         out["dbt_ok"] = summary.success
         out["dbt_failures"] = summary.failures[:5]
         out["slowest"] = _slowest_nodes(target)
+        # kept per phase for a closer look (dbt overwrites run_results.json on every call)
+        (target / f"run_results_{args.phase}.json").write_bytes(
+            (target / "run_results.json").read_bytes()
+        )
     else:
         import duckdb
 

@@ -728,12 +728,28 @@ Parsed = Iterator[tuple[list[tuple[str, list[int]]], pa.Table | None, pa.Table |
 
 
 def _read_with_duckdb(fmt: str, todo: list[tuple[Path, str, list[int]]], loaded_at: str) -> Parsed:
-    """Windows of files parsed by DuckDB on every core (one in-memory connection)."""
+    """Windows of files parsed by DuckDB on every core (one in-memory connection), one window
+    ahead: the next window is parsed in a worker thread while dlt writes this one's rows
+    (DuckDB and Arrow's Parquet writer both release the GIL), in order, at most one window
+    held ahead."""
+    step = DUCKDB_WINDOW_FILES
+    windows = [todo[lo : lo + step] for lo in range(0, len(todo), step)]
+    if not windows:
+        return
     config = {"threads": PARSE_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT}
-    with duckdb.connect(":memory:", config=config) as con:
-        for lo in range(0, len(todo), DUCKDB_WINDOW_FILES):
-            window = todo[lo : lo + DUCKDB_WINDOW_FILES]
-            rows, quarantined = read_files(con, fmt, [(p, rel) for p, rel, _ in window], loaded_at)
+    with (
+        duckdb.connect(":memory:", config=config) as con,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="telemetry-parse") as ahead,
+    ):
+
+        def parse(window: list[tuple[Path, str, list[int]]]) -> tuple[pa.Table, pa.Table]:
+            return read_files(con, fmt, [(p, rel) for p, rel, _ in window], loaded_at)
+
+        pending = ahead.submit(parse, windows[0])
+        for i, window in enumerate(windows):
+            rows, quarantined = pending.result()
+            if i + 1 < len(windows):
+                pending = ahead.submit(parse, windows[i + 1])
             yield [(rel, seen) for _, rel, seen in window], rows, quarantined
 
 

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='charge_date',
+    on_schema_change='append_new_columns',
+) }}
 {#-
     Unit economics of AI features: one row per UTC day × provider × team × application ×
     feature × prompt template × model — attributed cost and what it bought: reported calls,
@@ -7,7 +13,14 @@
     Per conversation: the cost of the group's calls that belong to a conversation
     (fct_conversation_costs) over the number of those conversations — calls reported without a
     conversation id are in the cost per request, not in the cost per conversation.
+
+    Incremental like fct_conversation_costs, on the same day fingerprint (`x_day_fingerprint`:
+    the day's attribution rates and the build that last wrote its calls): a build rewrites
+    only the days whose bill lines, rules, prices or calls changed since their rows were
+    written; a daily run does not re-read a year of history.
 -#}
+
+{%- set days = conversation_days_to_rebuild(this) if is_incremental() else none %}
 
 with
 
@@ -15,6 +28,9 @@ attributed as (
 
     select * from {{ ref('fct_cost_attributed') }}
     where x_attribution_method = 'telemetry'
+    {%- if days is not none %}
+        and cast(charge_period_start as date) in ({{ days }})
+    {%- endif %}
 
 ),
 
@@ -34,6 +50,9 @@ conversation_costs as (
     from {{ ref('fct_conversation_costs') }}
     where x_attribution_method = 'telemetry'
         and conversation_id is not null
+    {%- if days is not none %}
+        and charge_date in ({{ days }})
+    {%- endif %}
     group by
         charge_date,
         x_provider,
@@ -61,6 +80,17 @@ call_counts as (
         active_end_user_count,
         avg_latency_ms
     from {{ ref('int_telemetry__calls_daily') }}
+    {%- if days is not none %}
+    where event_date in ({{ days }})
+    {%- endif %}
+
+),
+
+day_fingerprints as (
+
+    {{ conversation_day_fingerprints(
+        ref('int_telemetry__conversation_rates'), ref('int_telemetry__conversations_daily')
+    ) | indent(4) }}
 
 ),
 
@@ -128,7 +158,10 @@ final as (
         cast(
             cost_by_feature.attributed_cost * 1000 / nullif(call_counts.request_count, 0)
             as {{ money_type() }}
-        ) as cost_per_1000_calls
+        ) as cost_per_1000_calls,
+
+        -- audit
+        day_fingerprints.day_fingerprint as x_day_fingerprint
 
     from cost_by_feature
     left join call_counts
@@ -148,6 +181,8 @@ final as (
         and cost_by_feature.prompt_template_id = conversation_costs.prompt_template_id
         and cost_by_feature.model = conversation_costs.model
         and cost_by_feature.billing_currency = conversation_costs.billing_currency
+    left join day_fingerprints
+        on cost_by_feature.charge_date = day_fingerprints.event_date
 
 )
 
