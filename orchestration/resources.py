@@ -49,9 +49,14 @@ def dbt_project() -> DbtProject:
 
 
 def _dbt_executable() -> str:
-    """The dbt installed beside this Python (the venv's), whether or not the venv is on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else "dbt"
+    """dbt as Dagster's steps run it: `tokenledger-dbt` (dbt with the shared parse,
+    tokenledger.dbt.cli_main) installed beside this Python, whether or not the venv is on PATH;
+    plain dbt where it is missing (an install without the console scripts)."""
+    for name in ("tokenledger-dbt", "dbt"):
+        beside = Path(sys.executable).parent / name
+        if beside.exists():
+            return str(beside)
+    return "dbt"
 
 
 def default_resources(duckdb_path: str | None = None) -> dict[str, object]:

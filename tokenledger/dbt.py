@@ -157,6 +157,40 @@ def _share_parse(target_path: Path, shared: Path) -> None:
     os.replace(tmp, shared)
 
 
+def cli_main() -> None:
+    """`tokenledger-dbt`: dbt's command line with the shared parse, for dbt run as a program
+    (Dagster's dbt steps run it: orchestration.resources). dagster-dbt gives every step a new
+    target folder (DBT_TARGET_PATH) holding a copy of the parse `tokenledger prepare` made
+    for the default warehouse; dbt parses the whole project again when the warehouse differs.
+    Here the folder starts from the newest parse of this target and database instead, the
+    DuckDB path is left out of the check, and a parse the run wrote is kept for the next one
+    (not the project's own target folder's: `tokenledger prepare` owns that one)."""
+    import sys
+    import time
+
+    from dbt.cli.main import cli
+
+    _leave_path_out_of_parse_state()
+    target_path = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    if not target_path.is_absolute():  # dbt reads it relative to the project
+        target_path = PROJECT_DIR / target_path
+    own_folder = target_path.resolve() != (PROJECT_DIR / "target").resolve()
+    target = os.environ.get("TOKENLEDGER_DBT_TARGET")
+    if "--target" in sys.argv[1:-1]:
+        target = sys.argv[sys.argv.index("--target") + 1]
+    shared = _shared_parse_file(target)
+    if own_folder and shared.exists():
+        (target_path / PARSE_STATE).unlink(missing_ok=True)
+        _start_from_shared_parse(target_path, shared)
+    started = time.time()
+    try:
+        cli()
+    finally:
+        written = target_path / PARSE_STATE
+        if own_folder and written.exists() and written.stat().st_mtime >= started:
+            _share_parse(target_path, shared)
+
+
 def _release_duckdb() -> None:
     """Close the DuckDB database dbt-duckdb keeps open in this process after a run, so the
     CLI, tests and the next step can open the file (read-only or read-write) themselves."""
