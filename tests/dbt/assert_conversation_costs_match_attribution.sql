@@ -8,10 +8,7 @@
     batch-aware tests: a daily run does not re-check a year of conversations.
 -#}
 
-{%- set batch_days -%}
-    between cast('{{ env_var('TOKENLEDGER_BATCH_START', '1900-01-01') or '1900-01-01' }}' as date)
-    and cast('{{ env_var('TOKENLEDGER_BATCH_END', '2999-12-31') or '2999-12-31' }}' as date)
-{%- endset %}
+{%- set batch_days = batch_days_between() %}
 
 with
 

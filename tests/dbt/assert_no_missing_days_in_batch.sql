@@ -5,13 +5,13 @@
     the Dagster partition asked for), from each provider's first reported day (a provider
     added later is not missing the days before it), cut at the latest day any provider has
     reported so far (today's bucket is not complete anywhere yet); providers are
-    TOKENLEDGER_BATCH_PROVIDERS (comma-separated: the configured ones). Env vars rather than
-    dbt vars, so a new batch re-parses two files, not the project. Without them (a plain
+    TOKENLEDGER_BATCH_PROVIDERS (comma-separated: the configured ones), read when the test
+    runs (macros/batch_window.sql: a new batch re-parses nothing). Without them (a plain
     `dbt build`): every provider in the fact, whole history. Returns missing provider-days.
 -#}
-{%- set batch_start = env_var('TOKENLEDGER_BATCH_START', '') -%}
-{%- set batch_end = env_var('TOKENLEDGER_BATCH_END', '') -%}
-{%- set batch_providers = env_var('TOKENLEDGER_BATCH_PROVIDERS', '') | replace(' ', '') -%}
+{%- set batch_start = batch_env('TOKENLEDGER_BATCH_START') -%}
+{%- set batch_end = batch_env('TOKENLEDGER_BATCH_END') -%}
+{%- set batch_providers = batch_env('TOKENLEDGER_BATCH_PROVIDERS') | replace(' ', '') -%}
 {%- set batch_providers = batch_providers.split(',') if batch_providers else none -%}
 
 with

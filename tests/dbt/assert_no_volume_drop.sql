@@ -7,8 +7,8 @@
     cost rows (sum of x_source_row_count). The batch is [TOKENLEDGER_BATCH_START,
     TOKENLEDGER_BATCH_END]; without them every day is checked. Returns the dropped days.
 -#}
-{%- set batch_start = env_var('TOKENLEDGER_BATCH_START', '') -%}
-{%- set batch_end = env_var('TOKENLEDGER_BATCH_END', '') -%}
+{%- set batch_start = batch_env('TOKENLEDGER_BATCH_START') -%}
+{%- set batch_end = batch_env('TOKENLEDGER_BATCH_END') -%}
 {%- set ratio = var('volume_drop_ratio', 0.5) -%}
 
 with

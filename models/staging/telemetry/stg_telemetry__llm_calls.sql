@@ -3,8 +3,8 @@
     incremental_strategy='delete+insert',
     unique_key='event_date',
     on_schema_change='append_new_columns',
-    pre_hook="{{ without_shared_subplans() }}",
-    post_hook="{{ with_shared_subplans() }}",
+    pre_hook="{{ without_shared_subplans() if is_incremental() }}",
+    post_hook="{{ with_shared_subplans() if is_incremental() }}",
 ) }}
 {#-
     One row per LLM call an app reported, whatever the format (docs/contracts.md, App
