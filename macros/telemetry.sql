@@ -86,6 +86,9 @@
             {%- endfor -%}
             {%- set files = quoted | join(', ') if quoted | length > 0 else "''" -%}
         {%- endif -%}
+    {%- elif this_relation is not none -%}
+        {#- nothing new: no file to read (not every file: a day with no new calls is cheap) -#}
+        {%- set files = "''" -%}
     {%- endif -%}
     {{ return({
         'days': _date_literals(days),
