@@ -4,6 +4,7 @@ partitioned run against the simulator materialises every asset with passing chec
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,3 +101,42 @@ def test_partitioned_run_materialises_everything(dbt_manifest, provider_env, tmp
         assert compare_to_the_cent(fact_cost_by_provider_day(db), truth) == []
     finally:
         server.shutdown()
+
+
+def _dbt_step(target_dir: Path, warehouse: Path, *args: str) -> str:
+    """One dbt call as a Dagster step makes it: the resource's executable, a new target folder
+    in DBT_TARGET_PATH, the project folder as working directory; returns dbt's debug output."""
+    from orchestration.resources import _dbt_executable
+    from tokenledger.paths import PROJECT_DIR
+
+    env = dict(os.environ, DBT_TARGET_PATH=str(target_dir), TOKENLEDGER_DUCKDB=str(warehouse))
+    env.pop("TOKENLEDGER_DBT_TARGET", None)
+    proc = subprocess.run(
+        [_dbt_executable(), "--debug", *args],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_dagster_dbt_steps_start_from_the_last_parse_of_their_warehouse(tmp_path, dbt_manifest):
+    """Each Dagster dbt step gets a new target folder; the first step on a warehouse parses the
+    project, the next ones start from that parse (`tokenledger-dbt`), and dagster-dbt's
+    `dbt --version` call does not replace it with the parse of another warehouse."""
+    from tokenledger.paths import PROJECT_DIR
+
+    warehouse = tmp_path / f"parse_check_{os.getpid()}.duckdb"
+    shared = PROJECT_DIR / "target" / "parse_cache" / f"duckdb-{warehouse.stem}.msgpack"
+    try:
+        first = _dbt_step(tmp_path / "step1", warehouse, "parse")
+        assert "Unable to do partial parsing" in first
+        _dbt_step(PROJECT_DIR / "target", warehouse, "--version")
+        second = _dbt_step(tmp_path / "step2", warehouse, "parse")
+        assert "Unable to do partial parsing" not in second
+        assert "Partial parsing enabled" in second
+    finally:
+        shared.unlink(missing_ok=True)
