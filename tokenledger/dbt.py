@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import pprint
 import shutil
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +49,6 @@ def run_dbt(
     if duckdb_path is not None:
         os.environ["TOKENLEDGER_DUCKDB"] = str(duckdb_path)
     _leave_path_out_of_parse_state()
-    shared = _shared_parse_file(target)
-    if target_path is not None:
-        _start_from_shared_parse(target_path, shared)
     cli = [
         *args,
         *(["--quiet"] if on_node is not None else []),
@@ -72,12 +71,12 @@ def run_dbt(
             node = event.data.node_info
             on_node(node.unique_id, node.node_status)
 
+    sharing = shared_parse(target_path, target) if target_path is not None else nullcontext()
     try:
-        result = dbtRunner(callbacks=[_callback]).invoke(cli)
+        with sharing:
+            result = dbtRunner(callbacks=[_callback]).invoke(cli)
     finally:
         _release_duckdb()
-    if target_path is not None:
-        _share_parse(target_path, shared)
     if result.result is not None and hasattr(result.result, "results"):
         for res in result.result.results:
             status = str(res.status)
@@ -139,22 +138,27 @@ def _shared_parse_file(target: str | None) -> Path:
     return PROJECT_DIR / "target" / "parse_cache" / f"{target}-{database}.msgpack"
 
 
-def _start_from_shared_parse(target_path: Path, shared: Path) -> None:
+@contextmanager
+def shared_parse(target_path: Path, target: str | None, *, replace: bool = False) -> Iterator[None]:
+    """Around one dbt call in `target_path`: start from the newest parse of this target and
+    database (when the folder has none, or always with `replace`), and keep the parse the call
+    wrote for the next new folder (atomic: test workers share it). A parse the call did not
+    write is not shared: it may be another warehouse's."""
+    _leave_path_out_of_parse_state()
+    shared = _shared_parse_file(target)
     own = target_path / PARSE_STATE
-    if not own.exists() and shared.exists():
+    if shared.exists() and (replace or not own.exists()):
         own.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shared, own)
-
-
-def _share_parse(target_path: Path, shared: Path) -> None:
-    """Keep this run's parse for the next new target folder (atomic: test workers share it)."""
-    own = target_path / PARSE_STATE
-    if not own.exists():
-        return
-    shared.parent.mkdir(parents=True, exist_ok=True)
-    tmp = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
-    shutil.copyfile(own, tmp)
-    os.replace(tmp, shared)
+    started = time.time()
+    try:
+        yield
+    finally:
+        if own.exists() and own.stat().st_mtime >= started:
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            tmp = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
+            shutil.copyfile(own, tmp)
+            os.replace(tmp, shared)
 
 
 def cli_main() -> None:
@@ -166,29 +170,21 @@ def cli_main() -> None:
     DuckDB path is left out of the check, and a parse the run wrote is kept for the next one
     (not the project's own target folder's: `tokenledger prepare` owns that one)."""
     import sys
-    import time
 
     from dbt.cli.main import cli
 
-    _leave_path_out_of_parse_state()
     target_path = Path(os.environ.get("DBT_TARGET_PATH", "target"))
     if not target_path.is_absolute():  # dbt reads it relative to the project
         target_path = PROJECT_DIR / target_path
-    own_folder = target_path.resolve() != (PROJECT_DIR / "target").resolve()
     target = os.environ.get("TOKENLEDGER_DBT_TARGET")
     if "--target" in sys.argv[1:-1]:
         target = sys.argv[sys.argv.index("--target") + 1]
-    shared = _shared_parse_file(target)
-    if own_folder and shared.exists():
-        (target_path / PARSE_STATE).unlink(missing_ok=True)
-        _start_from_shared_parse(target_path, shared)
-    started = time.time()
-    try:
-        cli()
-    finally:
-        written = target_path / PARSE_STATE
-        if own_folder and written.exists() and written.stat().st_mtime >= started:
-            _share_parse(target_path, shared)
+    if target_path.resolve() == (PROJECT_DIR / "target").resolve():
+        _leave_path_out_of_parse_state()  # the project's own folder (`dbt --version`):
+        cli()  # `tokenledger prepare` owns its parse
+    else:
+        with shared_parse(target_path, target, replace=True):  # over dagster-dbt's copy
+            cli()
 
 
 def _release_duckdb() -> None:
